@@ -1,0 +1,45 @@
+# Tailor: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# uv from PATH, else the one pip installs (`python3 -m uv`).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test airflow bench lint clean
+
+help:
+	@echo "make demo     install, run the whole pipeline on a generated store, print what it built"
+	@echo "make test     install and run the test suite"
+	@echo "make airflow  start Airflow (UI on http://127.0.0.1:8080) with the DAGs and the sandbox"
+	@echo "make bench    benchmarks at scale; figures go to bench/results.json"
+	@echo "make lint     ruff and dbt parse"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+demo: install
+	$(PY) -m sandbox.demo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+airflow: install
+	$(PY) -m sandbox.airflow_ui
+
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(VENV)/bin/ruff check plugins dags sandbox tests bench expectations
+	$(VENV)/bin/ruff format --check plugins dags sandbox tests bench expectations
+
+clean:
+	rm -rf data .airflow dbt_project/target dbt_project/logs

@@ -1,0 +1,67 @@
+"""Destinations: where audiences go (an ESP, or files), and the interface the sync engine uses.
+
+A destination is small on purpose, so that adding an ESP means writing one module:
+
+- `name`: the key of its rows in the `sync_state` table (e.g. "mailchimp").
+- `batch_size`: how many members the engine hands over per call; the engine commits its
+  state after every acknowledged call, so this is also the unit a crash can repeat.
+- `prepare(merge_tags)`: make sure the ESP can store these merge fields (create what is
+  missing) before anything is sent; raise if it cannot.
+- `upsert_members(members)`: create or update contacts; never change an existing contact's
+  subscription status and never re-subscribe anyone. One outcome per member, in any order.
+- `set_tags(changes)`: add or remove one tag per change. One outcome per change.
+- `close()`.
+
+Outcomes carry the ESP's own message for a rejected row; a destination raises only when
+the whole call failed (bad credentials, the ESP unreachable), never for one bad address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Member:
+    """One contact to create or update. `key` is the engine's id for matching outcomes."""
+
+    key: str
+    email: str
+    status_if_new: str  # the ESP status for a NEW contact: "subscribed" or "transactional"
+    merge_fields: dict[str, str] = field(default_factory=dict)
+    known: bool = False  # the destination acknowledged this email before: it probably exists
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """Add (`active`) or remove one tag on the contact with this email."""
+
+    key: str
+    email: str
+    tag: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    ok: bool
+    error: str | None = None
+
+
+class Destination(Protocol):
+    name: str
+    batch_size: int
+
+    def prepare(self, merge_tags: Collection[str]) -> None: ...
+
+    def upsert_members(self, members: Sequence[Member]) -> list[Outcome]: ...
+
+    def set_tags(self, changes: Sequence[TagChange]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["Destination", "Member", "Outcome", "TagChange"]

@@ -1,0 +1,124 @@
+"""Run Tailor locally against the sandbox: the environment for Airflow and the stand-ins.
+
+Used by the demo, `make airflow`, the end-to-end tests and the benchmarks. Tailor itself
+never imports this: it only sees the `AIRFLOW_CONN_*` variables set here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAILCHIMP_LIST_ID = "5d1e2f3a4b"
+SHOPIFY_TOKEN = "shpat_sandbox"
+HUBSPOT_TOKEN = "pat-sandbox"
+MAILCHIMP_KEY = "sandboxkey-us1"
+
+
+def connection_env(url: str) -> dict[str, str]:
+    """`AIRFLOW_CONN_*` variables that point Tailor's connections at the sandbox."""
+    match = re.match(r"(https?)://([^:/]+):(\d+)", url)
+    if not match:
+        raise ValueError(f"unexpected sandbox url {url!r}")
+    scheme, host, port = match.groups()
+
+    def conn(password: str, **extra: str) -> str:
+        return json.dumps(
+            {
+                "conn_type": "http",
+                "host": host,
+                "port": int(port),
+                "schema": scheme,
+                "password": password,
+                "extra": extra,
+            }
+        )
+
+    return {
+        "AIRFLOW_CONN_SHOPIFY": conn(SHOPIFY_TOKEN),
+        "AIRFLOW_CONN_HUBSPOT": conn(HUBSPOT_TOKEN),
+        "AIRFLOW_CONN_MAILCHIMP": conn(MAILCHIMP_KEY, list_id=MAILCHIMP_LIST_ID),
+    }
+
+
+def airflow_env(home: Path | None = None) -> dict[str, str]:
+    """An Airflow with SQLite metadata under a git-ignored folder, this repo's DAGs, no examples."""
+    home = home or ROOT / ".airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # The log servers bind every interface by default; keep them on loopback.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH")])
+        ),
+        # `airflow standalone` starts its parts as `airflow ...`, found on PATH.
+        "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
+    }
+
+
+@contextmanager
+def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None) -> Iterator[str]:
+    """Start `python -m sandbox.server` in its own process; yield its URL; stop it cleanly."""
+    log_file = log_file or data_dir / "sandbox.log"
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "sandbox.server",
+                "--data",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"the sandbox exited with {proc.returncode}; see {log_file}")
+            found = re.search(r"sandbox listening on (\S+)", line or "")
+            if found:
+                url = found.group(1)
+                break
+        if url is None:
+            raise RuntimeError(f"the sandbox did not start within 60 s; see {log_file}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,804 @@
+"""A stand-in for the Mailchimp Marketing API 3.0: lists, merge fields, members and tags.
+
+Built from Mailchimp's OpenAPI description (`/work/shared/api/mailchimp-marketing.openapi.json`,
+API 3.0.85) and its documented behaviour, strict where the real API is strict:
+
+- Basic auth with any user name and the API key as password; every error is a problem
+  detail (`type`, `title`, `status`, `detail`, `instance`) sent as application/problem+json.
+- Batch subscribe (`POST /lists/{list_id}`) takes at most 500 members; each member accepts
+  only the fields of the spec's `AddListMembers` (`status`, not `status_if_new`; no `tags`).
+  An existing member is reported as `ERROR_CONTACT_EXISTS` unless `update_existing` is true.
+- The upsert (`PUT .../members/{hash}`) needs `email_address` and `status_if_new`, which
+  only applies to a new member; an explicit `status: subscribed` on an unsubscribed or
+  cleaned member is refused with "Member In Compliance State", in batches too.
+- At most 30 merge fields per list; tags ≤ 10 characters of A-Z, 0-9 and _; merge values
+  must be strings or numbers; unknown merge tags are ignored, as the real API does.
+- A permanently deleted address cannot be re-imported; more than 10 simultaneous
+  connections get 429, as Mailchimp's per-user connection limit does.
+
+Not part of the real API, under `/3.0/_sandbox/`: `GET stats` (requests per method and
+path template, for tests and benchmarks to count what a sync sent) and `POST reset`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sandbox.http_base import BadRequest, Request, Response
+
+LIST_ID = "5d1e2f3a4b"
+LIST_NAME = "Tailor sandbox"
+MAX_BATCH_MEMBERS = 500
+MAX_COUNT = 1000
+MAX_MERGE_FIELDS = 30
+MAX_CONNECTIONS = 10
+ERROR_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
+
+STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
+PATCH_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending")
+COMPLIANCE_STATES = ("unsubscribed", "cleaned")
+MERGE_TYPES = (
+    "text", "number", "address", "phone", "date", "url", "imageurl", "radio", "dropdown",
+    "birthday", "zip",
+)
+TAG_RE = re.compile(r"^[A-Z0-9_]{1,10}$")
+# Syntax Mailchimp accepts, plus the RFC 2606 reserved top-level domains it rejects as fake.
+EMAIL_RE = re.compile(
+    r"^(?!\.)(?!.*\.\.)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}(?<!\.)"
+    r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+FAKE_TLDS = ("test", "invalid", "example", "localhost")
+
+# Fields of the spec's request schemas (components/schemas/AddListMembers*).
+BATCH_MEMBER_FIELDS = frozenset({
+    "email_address", "email_type", "timestamp_opt", "merge_fields", "timestamp_signup",
+    "ip_opt", "language", "location", "ip_signup", "interests", "vip", "status",
+})
+BATCH_FIELDS = frozenset({"members", "sync_tags", "update_existing"})
+PUT_FIELDS = frozenset({
+    "marketing_permissions", "email_type", "timestamp_opt", "merge_fields", "timestamp_signup",
+    "language", "ip_signup", "email_address", "status_if_new", "ip_opt", "location",
+    "interests", "vip", "status",
+})
+PATCH_FIELDS = PUT_FIELDS - {"status_if_new"}
+MERGE_FIELD_FIELDS = frozenset({
+    "public", "name", "display_order", "options", "default_value", "tag", "type", "required",
+    "help_text",
+})
+
+DEFAULT_MERGE_FIELDS = (
+    ("FNAME", "First Name", "text"),
+    ("LNAME", "Last Name", "text"),
+    ("ADDRESS", "Address", "address"),
+    ("PHONE", "Phone Number", "phone"),
+    ("BIRTHDAY", "Birthday", "birthday"),
+)
+
+# (method, compiled pattern, template used in stats, handler name)
+_ROUTES: list[tuple[str, re.Pattern[str], str, str]] = []
+
+
+def _route(method: str, template: str, handler: str) -> None:
+    pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
+    _ROUTES.append((method, re.compile(pattern), template, handler))
+
+
+_route("GET", "/_sandbox/stats", "_sandbox_stats")
+_route("POST", "/_sandbox/reset", "_sandbox_reset")
+_route("GET", "/lists", "_get_lists")
+_route("GET", "/lists/{list_id}", "_get_list")
+_route("POST", "/lists/{list_id}", "_batch_subscribe")
+_route("GET", "/lists/{list_id}/merge-fields", "_get_merge_fields")
+_route("POST", "/lists/{list_id}/merge-fields", "_post_merge_field")
+_route("GET", "/lists/{list_id}/members", "_get_members")
+_route("POST", "/lists/{list_id}/members", "_post_member")
+_route("GET", "/lists/{list_id}/members/{hash}", "_get_member")
+_route("PUT", "/lists/{list_id}/members/{hash}", "_put_member")
+_route("PATCH", "/lists/{list_id}/members/{hash}", "_patch_member")
+_route("DELETE", "/lists/{list_id}/members/{hash}", "_archive_member")
+_route("GET", "/lists/{list_id}/members/{hash}/tags", "_get_member_tags")
+_route("POST", "/lists/{list_id}/members/{hash}/tags", "_post_member_tags")
+_route("POST", "/lists/{list_id}/members/{hash}/actions/delete-permanent", "_delete_permanent")
+
+
+class ApiError(Exception):
+    """An error the stand-in answers as a problem detail."""
+
+    def __init__(self, status: int, title: str, detail: str, errors: list[dict] | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+
+
+class MemberError(Exception):
+    """A member-level failure: a 400 for single calls, one `errors` entry in a batch."""
+
+    def __init__(
+        self, title: str, detail: str, *, field: str = "", field_message: str = "",
+        code: str = "ERROR_GENERIC",
+    ):
+        super().__init__(detail)
+        self.title, self.detail, self.field, self.field_message, self.code = (
+            title, detail, field, field_message, code,
+        )
+
+    def as_api_error(self) -> ApiError:
+        errors = [{"field": self.field, "message": self.field_message}] if self.field else None
+        return ApiError(400, self.title, self.detail, errors)
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: the MD5 of the lower-cased address."""
+    return hashlib.md5(email.lower().encode("utf-8")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _invalid(detail: str, errors: list[dict] | None = None) -> ApiError:
+    return ApiError(400, "Invalid Resource", detail, errors)
+
+
+def _schema_error(field: str, message: str) -> ApiError:
+    return _invalid(
+        "The resource submitted could not be validated. For field-specific details, "
+        "see the 'errors' array.",
+        [{"field": field, "message": message}],
+    )
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "Resource Not Found", "The requested resource could not be found.")
+
+
+def _check_fields(body: Any, allowed: frozenset[str], where: str = "") -> dict:
+    if not isinstance(body, dict):
+        raise _schema_error(where or "body", "Schema describes object, NULL or other found instead")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _schema_error(
+            f"{where}{unknown[0]}", f"Property '{unknown[0]}' is not accepted by this endpoint."
+        )
+    return body
+
+
+def _int_param(req: Request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = req.query_value(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _schema_error(name, f"{name} must be an integer") from None
+    if value < 0 or (maximum is not None and value > maximum):
+        raise _schema_error(name, f"{name} must be between 0 and {maximum}")
+    return value
+
+
+class MailchimpStandIn:
+    """The Mailchimp Marketing API 3.0 subset Tailor uses, in memory, persisted on close."""
+
+    prefix = "/3.0/"
+
+    def __init__(
+        self,
+        api_key: str,
+        state_path: Path | str | None = None,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        latency: float = 0.0,
+    ) -> None:
+        self.api_key = api_key
+        self.state_path = Path(state_path) if state_path else None
+        self.max_connections = max_connections
+        self.latency = latency
+        self._lock = threading.RLock()
+        self._stats: Counter[str] = Counter()
+        self._in_flight = 0
+        self._peak = 0
+        self._lists: dict[str, dict] = {}
+        if self.state_path and self.state_path.exists():
+            self._lists = json.loads(self.state_path.read_text(encoding="utf-8"))["lists"]
+        else:
+            self._lists = {LIST_ID: self._new_list(LIST_ID, LIST_NAME)}
+
+    # ---- lifecycle and sandbox-only helpers -------------------------------------------
+
+    @staticmethod
+    def _new_list(list_id: str, name: str) -> dict:
+        fields = [
+            {"merge_id": i, "tag": tag, "name": title, "type": kind, "required": False,
+             "default_value": "", "public": True, "display_order": i, "options": {},
+             "help_text": "", "list_id": list_id}
+            for i, (tag, title, kind) in enumerate(DEFAULT_MERGE_FIELDS, start=1)
+        ]
+        return {
+            "id": list_id, "web_id": 100001, "name": name, "date_created": _now(),
+            "merge_fields": fields, "next_merge_id": len(fields) + 1, "members": {},
+            "forgotten": [], "tags": {}, "next_tag_id": 1, "next_web_id": 1,
+        }
+
+    def stats(self) -> dict[str, int]:
+        """Requests served per `METHOD /path/template` (the `/3.0` prefix left out)."""
+        with self._lock:
+            return dict(self._stats)
+
+    def reset(self) -> None:
+        """Forget every member, tag, added merge field and request count."""
+        with self._lock:
+            self._lists = {LIST_ID: self._new_list(LIST_ID, LIST_NAME)}
+            self._stats.clear()
+            self._peak = 0
+
+    def save(self) -> None:
+        """Write the state atomically (temporary file, then rename)."""
+        if not self.state_path:
+            return
+        with self._lock:
+            text = json.dumps({"lists": self._lists}, separators=(",", ":"))
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def close(self) -> None:
+        self.save()
+
+    # Direct access for tests: the member as the API would show it, or None.
+    def member(self, email: str, list_id: str = LIST_ID) -> dict | None:
+        with self._lock:
+            m = self._lists[list_id]["members"].get(subscriber_hash(email))
+            return self._member_view(self._lists[list_id], m) if m else None
+
+    def set_status(self, email: str, status: str, list_id: str = LIST_ID) -> None:
+        """Change a member's status as a subscriber would (e.g. clicking unsubscribe)."""
+        with self._lock:
+            self._lists[list_id]["members"][subscriber_hash(email)]["status"] = status
+
+    # ---- dispatch ---------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        path = "/" + req.path[len(self.prefix):].strip("/")
+        instance = str(uuid.uuid4())
+        matched = [(m, p, t, h) for m, p, t, h in _ROUTES if p.match(path)]
+        route = next(((p, t, h) for m, p, t, h in matched if m == req.method), None)
+        template = route[1] if route else (matched[0][2] if matched else "<unknown>")
+        sandbox_only = template.startswith("/_sandbox/")
+        if not sandbox_only:
+            with self._lock:
+                self._stats[f"{req.method} {template}"] += 1
+        try:
+            if not sandbox_only:
+                self._authenticate(req)
+            if route is None:
+                if matched:
+                    raise ApiError(
+                        405, "Method Not Allowed",
+                        "The requested method and resource are not compatible. See the Allow "
+                        "header for this resource's available methods.",
+                    )
+                raise _not_found()
+            pattern, _, handler = route
+            with self._connection():
+                if self.latency:
+                    time.sleep(self.latency)
+                with self._lock:
+                    return getattr(self, handler)(req, **pattern.match(path).groupdict())
+        except ApiError as exc:
+            body = {"type": ERROR_DOC, "title": exc.title, "status": exc.status,
+                    "detail": exc.detail, "instance": instance}
+            if exc.errors:
+                body["errors"] = exc.errors
+            headers = {"Content-Type": "application/problem+json; charset=utf-8"}
+            if exc.status == 429:
+                headers["Retry-After"] = "1"
+            return Response(exc.status, body, headers)
+        except BadRequest as exc:
+            body = {"type": ERROR_DOC, "title": "JSON Parse Error", "status": 400,
+                    "detail": f"We encountered an unspecified JSON parsing error. {exc}",
+                    "instance": instance}
+            return Response(400, body, {"Content-Type": "application/problem+json; charset=utf-8"})
+
+    def _authenticate(self, req: Request) -> None:
+        header = req.headers.get("Authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if not header:
+            raise ApiError(401, "API Key Missing", "Your request did not include an API key.")
+        key = None
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+            except (binascii.Error, UnicodeDecodeError):
+                key = None
+        if key != self.api_key:
+            raise ApiError(
+                401, "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            )
+
+    class _Slot:
+        def __init__(self, owner: MailchimpStandIn):
+            self.owner = owner
+
+        def __enter__(self) -> None:
+            o = self.owner
+            with o._lock:
+                if o._in_flight >= o.max_connections:
+                    raise ApiError(
+                        429, "Too Many Requests",
+                        f"You have exceeded the limit of {o.max_connections} simultaneous "
+                        "connections.",
+                    )
+                o._in_flight += 1
+                o._peak = max(o._peak, o._in_flight)
+
+        def __exit__(self, *exc: object) -> None:
+            with self.owner._lock:
+                self.owner._in_flight -= 1
+
+    def _connection(self) -> MailchimpStandIn._Slot:
+        return MailchimpStandIn._Slot(self)
+
+    # ---- sandbox-only -----------------------------------------------------------------
+
+    def _sandbox_stats(self, req: Request) -> Response:
+        counts = dict(self._stats)
+        return Response(200, {"requests": counts, "total_requests": sum(counts.values()),
+                              "peak_connections": self._peak})
+
+    def _sandbox_reset(self, req: Request) -> Response:
+        self.reset()
+        return Response(204)
+
+    # ---- lists ------------------------------------------------------------------------
+
+    def _list(self, list_id: str) -> dict:
+        lst = self._lists.get(list_id)
+        if lst is None:
+            raise _not_found()
+        return lst
+
+    def _list_view(self, lst: dict) -> dict:
+        counts = Counter(m["status"] for m in lst["members"].values())
+        return {
+            "id": lst["id"], "web_id": lst["web_id"], "name": lst["name"],
+            "date_created": lst["date_created"], "list_rating": 0, "email_type_option": False,
+            "visibility": "prv", "double_optin": False,
+            "contact": {"company": "Tailor", "address1": "", "city": "", "state": "",
+                        "zip": "", "country": "US"},
+            "permission_reminder": "You signed up on our store.",
+            "campaign_defaults": {"from_name": "Tailor", "from_email": "hello@tailor.invalid",
+                                  "subject": "", "language": "en"},
+            "stats": {
+                "member_count": counts["subscribed"],
+                "unsubscribe_count": counts["unsubscribed"],
+                "cleaned_count": counts["cleaned"],
+                "total_contacts": sum(counts[s] for s in STATUSES),
+                "merge_field_count": len(lst["merge_fields"]),
+            },
+            "_links": [],
+        }
+
+    def _get_lists(self, req: Request) -> Response:
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        lists = list(self._lists.values())
+        return Response(200, {"lists": [self._list_view(x) for x in lists[offset:offset + count]],
+                              "total_items": len(lists), "constraints": {}, "_links": []})
+
+    def _get_list(self, req: Request, list_id: str) -> Response:
+        return Response(200, self._list_view(self._list(list_id)))
+
+    # ---- merge fields -----------------------------------------------------------------
+
+    def _get_merge_fields(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        fields = lst["merge_fields"]
+        if req.query_value("type"):
+            fields = [f for f in fields if f["type"] == req.query_value("type")]
+        return Response(200, {"merge_fields": [dict(f) for f in fields[offset:offset + count]],
+                              "list_id": list_id, "total_items": len(fields), "_links": []})
+
+    def _post_merge_field(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        body = _check_fields(req.json(), MERGE_FIELD_FIELDS)
+        name, kind = body.get("name"), body.get("type")
+        if not isinstance(name, str) or not name.strip():
+            raise _schema_error("name", "This value should not be blank.")
+        if kind not in MERGE_TYPES:
+            raise _schema_error("type", f"Data presented is not one of the accepted values: "
+                                        f"{', '.join(MERGE_TYPES)}.")
+        if len(lst["merge_fields"]) >= MAX_MERGE_FIELDS:
+            raise _invalid(f"This audience already has the maximum of {MAX_MERGE_FIELDS} "
+                           "merge fields (audience fields).")
+        tag = body.get("tag") or f"MMERGE{lst['next_merge_id']}"
+        if not isinstance(tag, str) or not TAG_RE.match(tag):
+            raise _schema_error(
+                "tag", "Merge tags may be at most 10 characters of upper-case letters, "
+                       "digits and underscores.")
+        if any(f["tag"] == tag for f in lst["merge_fields"]):
+            raise _invalid(f'A Merge Field with the tag "{tag}" already exists for this list.')
+        merge_id = lst["next_merge_id"]
+        lst["next_merge_id"] += 1
+        field = {
+            "merge_id": merge_id, "tag": tag, "name": name, "type": kind,
+            "required": bool(body.get("required", False)),
+            "default_value": str(body.get("default_value") or ""),
+            "public": bool(body.get("public", False)),
+            "display_order": int(body.get("display_order") or merge_id),
+            "options": body.get("options") or {}, "help_text": str(body.get("help_text") or ""),
+            "list_id": list_id,
+        }
+        lst["merge_fields"].append(field)
+        return Response(200, dict(field, _links=[]))
+
+    # ---- members: validation ----------------------------------------------------------
+
+    @staticmethod
+    def _check_email(email: Any) -> str:
+        if not isinstance(email, str) or not email:
+            raise MemberError("Invalid Resource", "Please provide an email address.",
+                              field="email_address", field_message="This value is required.")
+        domain = email.rpartition("@")[2].lower()
+        if not EMAIL_RE.match(email) or domain.rpartition(".")[2] in FAKE_TLDS:
+            raise MemberError(
+                "Invalid Resource",
+                f"{email} looks fake or invalid, please enter a real email address.",
+                field="email_address", field_message="Invalid email address",
+            )
+        return email
+
+    @staticmethod
+    def _check_status(status: Any, field: str, allowed: tuple[str, ...] = STATUSES) -> str:
+        if status not in allowed:
+            raise MemberError(
+                "Invalid Resource",
+                "The resource submitted could not be validated. For field-specific details, "
+                "see the 'errors' array.",
+                field=field,
+                field_message=f"Data presented is not one of the accepted values: "
+                              f"{', '.join(allowed)}.",
+            )
+        return status
+
+    @staticmethod
+    def _merge_values(lst: dict, values: Any) -> dict[str, Any]:
+        """Validated merge values by tag; unknown tags are dropped as the real API does."""
+        if values is None:
+            return {}
+        if not isinstance(values, dict):
+            raise MemberError("Invalid Resource", "Your merge fields were invalid.",
+                              field="merge_fields", field_message="merge_fields must be an object")
+        types = {f["tag"]: f["type"] for f in lst["merge_fields"]}
+        clean: dict[str, Any] = {}
+        for tag, value in values.items():
+            kind = types.get(tag)
+            if kind is None:
+                continue
+            if kind == "address" and isinstance(value, dict):
+                clean[tag] = value
+                continue
+            if value is None:
+                clean[tag] = ""
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise MemberError(
+                    "Invalid Resource", "Your merge fields were invalid.", field=tag,
+                    field_message="Merge field values must be strings or numbers.")
+            if kind == "number" and value != "":
+                try:
+                    number = float(value)
+                except ValueError:
+                    raise MemberError("Invalid Resource", "Your merge fields were invalid.",
+                                      field=tag, field_message="Please enter a number") from None
+                value = int(number) if number.is_integer() else number
+            elif isinstance(value, str) and len(value) > 255:
+                raise MemberError("Invalid Resource", "Your merge fields were invalid.",
+                                  field=tag, field_message="Value must be 255 characters or fewer")
+            clean[tag] = value if kind == "number" else str(value)
+        return clean
+
+    @staticmethod
+    def _check_transition(member: dict, new_status: str) -> None:
+        if new_status == "subscribed" and member["status"] in COMPLIANCE_STATES:
+            raise MemberError(
+                "Member In Compliance State",
+                f"{member['email_address']} is in a compliance state due to unsubscribe, "
+                "bounce, or compliance review and cannot be subscribed.",
+            )
+
+    @staticmethod
+    def _check_not_forgotten(lst: dict, email: str) -> None:
+        if subscriber_hash(email) in lst["forgotten"]:
+            raise MemberError(
+                "Forgotten Email Not Subscribed",
+                f"{email} was permanently deleted and cannot be re-imported. The contact must "
+                "re-subscribe to get back on the list.",
+            )
+
+    # ---- members: writes --------------------------------------------------------------
+
+    def _create(self, lst: dict, email: str, status: str, merge: dict, body: dict) -> dict:
+        h = subscriber_hash(email)
+        old = lst["members"].get(h)  # an archived member comes back with its tags
+        now = _now()
+        lst["next_web_id"] += 1
+        member = {
+            "id": h, "email_address": email, "unique_email_id": h[:10],
+            "contact_id": h[10:30], "web_id": lst["next_web_id"], "status": status,
+            "merge_fields": {**(old["merge_fields"] if old else {}), **merge},
+            "tags": old["tags"] if old else {},
+            "email_type": body.get("email_type") or "html",
+            "language": body.get("language") or "", "vip": bool(body.get("vip", False)),
+            "ip_signup": body.get("ip_signup") or "",
+            "timestamp_signup": body.get("timestamp_signup") or "",
+            "ip_opt": body.get("ip_opt") or "",
+            "timestamp_opt": body.get("timestamp_opt") or (now if status == "subscribed" else ""),
+            "last_changed": now, "source": "API - Generic",
+        }
+        lst["members"][h] = member
+        return member
+
+    def _update(self, lst: dict, member: dict, status: str | None, merge: dict, body: dict) -> None:
+        if status is not None and status != member["status"]:
+            self._check_transition(member, status)
+            member["status"] = status
+            if status == "subscribed":
+                member["timestamp_opt"] = _now()
+        member["merge_fields"].update(merge)
+        for key in ("email_type", "language", "ip_signup", "timestamp_signup", "ip_opt",
+                    "timestamp_opt"):
+            if body.get(key):
+                member[key] = body[key]
+        if "vip" in body:
+            member["vip"] = bool(body["vip"])
+        member["last_changed"] = _now()
+
+    def _batch_subscribe(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        body = _check_fields(req.json(), BATCH_FIELDS)
+        members = body.get("members")
+        if not isinstance(members, list):
+            raise _schema_error("members", "Required property 'members' must be an array.")
+        if len(members) > MAX_BATCH_MEMBERS:
+            raise _invalid(f"You may only submit up to {MAX_BATCH_MEMBERS} members in a "
+                           f"single batch subscribe; you sent {len(members)}.",
+                           [{"field": "members", "message": f"Maximum {MAX_BATCH_MEMBERS} items"}])
+        for i, item in enumerate(members):
+            _check_fields(item, BATCH_MEMBER_FIELDS, f"members.item:{i}.")
+        update_existing = bool(body.get("update_existing", False))
+        sync_tags = bool(body.get("sync_tags", False))
+        skip_duplicates = (req.query_value("skip_duplicate_check") or "").lower() == "true"
+
+        new, updated, errors, seen = [], [], [], set()
+        for item in members:
+            email = item.get("email_address")
+            try:
+                email = self._check_email(email)
+                h = subscriber_hash(email)
+                if h in seen:
+                    if skip_duplicates:
+                        continue
+                    raise MemberError("Invalid Resource",
+                                      f"{email} is a duplicate in this batch request.")
+                seen.add(h)
+                self._check_not_forgotten(lst, email)
+                status = self._check_status(item.get("status"), "status")
+                merge = self._merge_values(lst, item.get("merge_fields"))
+                existing = lst["members"].get(h)
+                if existing is None or existing["status"] == "archived":
+                    new.append(self._create(lst, email, status, merge, item))
+                elif not update_existing:
+                    raise MemberError(
+                        "Member Exists",
+                        f"{email} is already a list member, do you want to update? please "
+                        "provide update_existing:true in the request body",
+                        code="ERROR_CONTACT_EXISTS",
+                    )
+                else:
+                    self._update(lst, existing, status, merge, item)
+                    if sync_tags:  # the request carries no tags, so they are all replaced by none
+                        existing["tags"] = {}
+                    updated.append(existing)
+            except MemberError as exc:
+                errors.append({"email_address": email if isinstance(email, str) else "",
+                               "error": exc.detail, "error_code": exc.code,
+                               "field": exc.field, "field_message": exc.field_message})
+        return Response(200, {
+            "new_members": [self._member_view(lst, m) for m in new],
+            "updated_members": [self._member_view(lst, m) for m in updated],
+            "errors": errors, "total_created": len(new), "total_updated": len(updated),
+            "error_count": len(errors), "_links": [],
+        })
+
+    def _post_member(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        body = _check_fields(req.json(), PUT_FIELDS - {"status_if_new"} | {"tags"})
+        try:
+            email = self._check_email(body.get("email_address"))
+            self._check_not_forgotten(lst, email)
+            status = self._check_status(body.get("status"), "status")
+            merge = self._merge_values(lst, body.get("merge_fields"))
+        except MemberError as exc:
+            raise exc.as_api_error() from None
+        existing = lst["members"].get(subscriber_hash(email))
+        if existing is not None and existing["status"] != "archived":
+            raise ApiError(400, "Member Exists",
+                           f"{email} is already a list member. Use PUT to insert or update "
+                           "list members.")
+        member = self._create(lst, email, status, merge, body)
+        for name in body.get("tags") or []:
+            if isinstance(name, str) and name:
+                self._tag(lst, member, name, True)
+        return Response(200, self._member_view(lst, member))
+
+    def _put_member(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        body = _check_fields(req.json(), PUT_FIELDS)
+        for required in ("email_address", "status_if_new"):
+            if required not in body:
+                raise _schema_error(required, f"Required property '{required}' is missing.")
+        try:
+            email = self._check_email(body["email_address"])
+            if subscriber_hash(email) != hash.lower():
+                raise MemberError("Invalid Resource",
+                                  "The email address does not match the subscriber hash.",
+                                  field="email_address", field_message="does not match the hash")
+            self._check_not_forgotten(lst, email)
+            status_if_new = self._check_status(body["status_if_new"], "status_if_new")
+            status = body.get("status")
+            if status is not None:
+                self._check_status(status, "status")
+            merge = self._merge_values(lst, body.get("merge_fields"))
+            existing = lst["members"].get(hash.lower())
+            if existing is None or existing["status"] == "archived":
+                member = self._create(lst, email, status or status_if_new, merge, body)
+            else:
+                member = existing
+                self._update(lst, member, status, merge, body)
+        except MemberError as exc:
+            raise exc.as_api_error() from None
+        return Response(200, self._member_view(lst, member))
+
+    def _patch_member(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        member = self._existing(lst, hash)
+        body = _check_fields(req.json(), PATCH_FIELDS)
+        try:
+            status = body.get("status")
+            if status is not None:
+                self._check_status(status, "status", PATCH_STATUSES)
+            merge = self._merge_values(lst, body.get("merge_fields"))
+            new_email = body.get("email_address")
+            if new_email is not None and new_email.lower() != member["email_address"].lower():
+                self._check_email(new_email)
+                new_hash = subscriber_hash(new_email)
+                if new_hash in lst["members"]:
+                    raise MemberError("Invalid Resource", f"{new_email} is already a list member.")
+                del lst["members"][member["id"]]
+                member.update(id=new_hash, email_address=new_email)
+                lst["members"][new_hash] = member
+            self._update(lst, member, status, merge, body)
+        except MemberError as exc:
+            raise exc.as_api_error() from None
+        return Response(200, self._member_view(lst, member))
+
+    def _archive_member(self, req: Request, list_id: str, hash: str) -> Response:
+        member = self._existing(self._list(list_id), hash)
+        member["status"] = "archived"
+        member["last_changed"] = _now()
+        return Response(204)
+
+    def _delete_permanent(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        if hash.lower() not in lst["members"]:
+            raise _not_found()
+        del lst["members"][hash.lower()]
+        lst["forgotten"].append(hash.lower())
+        return Response(204)
+
+    # ---- members: reads ---------------------------------------------------------------
+
+    def _existing(self, lst: dict, hash: str) -> dict:
+        member = lst["members"].get(hash.lower())
+        if member is None:
+            raise _not_found()
+        return member
+
+    def _member_view(self, lst: dict, m: dict) -> dict:
+        merge: dict[str, Any] = {f["tag"]: "" for f in lst["merge_fields"]}
+        merge.update(m["merge_fields"])
+        tags = [{"id": lst["tags"][name], "name": name} for name in m["tags"]]
+        full = " ".join(str(merge.get(k) or "") for k in ("FNAME", "LNAME")).strip()
+        return {
+            "id": m["id"], "email_address": m["email_address"],
+            "unique_email_id": m["unique_email_id"], "contact_id": m["contact_id"],
+            "full_name": full, "web_id": m["web_id"], "email_type": m["email_type"],
+            "status": m["status"], "consents_to_one_to_one_messaging": True,
+            "merge_fields": merge, "interests": {},
+            "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
+            "ip_signup": m["ip_signup"], "timestamp_signup": m["timestamp_signup"],
+            "ip_opt": m["ip_opt"], "timestamp_opt": m["timestamp_opt"], "member_rating": 2,
+            "last_changed": m["last_changed"], "language": m["language"], "vip": m["vip"],
+            "email_client": "", "location": {"latitude": 0, "longitude": 0, "gmtoff": 0,
+                                             "dstoff": 0, "country_code": "", "timezone": "",
+                                             "region": ""},
+            "source": m["source"], "tags_count": len(tags), "tags": tags[:50],
+            "list_id": lst["id"], "_links": [],
+        }
+
+    def _get_members(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        members = list(lst["members"].values())
+        status = req.query_value("status")
+        if status:
+            members = [m for m in members if m["status"] == status]
+        page = members[offset:offset + count]
+        return Response(200, {"members": [self._member_view(lst, m) for m in page],
+                              "list_id": list_id, "total_items": len(members), "_links": []})
+
+    def _get_member(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        return Response(200, self._member_view(lst, self._existing(lst, hash)))
+
+    # ---- tags -------------------------------------------------------------------------
+
+    def _tag(self, lst: dict, member: dict, name: str, active: bool) -> None:
+        if active:
+            if name not in lst["tags"]:
+                lst["tags"][name] = lst["next_tag_id"]
+                lst["next_tag_id"] += 1
+            member["tags"].setdefault(name, _now())
+        else:
+            member["tags"].pop(name, None)
+
+    def _get_member_tags(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        member = self._existing(lst, hash)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        tags = [{"id": lst["tags"][name], "name": name, "date_added": added}
+                for name, added in member["tags"].items()]
+        return Response(200, {"tags": tags[offset:offset + count], "total_items": len(tags),
+                              "_links": []})
+
+    def _post_member_tags(self, req: Request, list_id: str, hash: str) -> Response:
+        lst = self._list(list_id)
+        member = self._existing(lst, hash)
+        body = _check_fields(req.json(), frozenset({"tags", "is_syncing"}))
+        tags = body.get("tags")
+        if not isinstance(tags, list):
+            raise _schema_error("tags", "Required property 'tags' is missing or not an array.")
+        changes = []
+        for i, tag in enumerate(tags):
+            _check_fields(tag, frozenset({"name", "status"}), f"tags.item:{i}.")
+            name, status = tag.get("name"), tag.get("status")
+            if not isinstance(name, str) or not name.strip() or len(name) > 100:
+                raise _schema_error(f"tags.item:{i}.name",
+                                    "Tag names must be 1 to 100 characters.")
+            if status not in ("active", "inactive"):
+                raise _schema_error(f"tags.item:{i}.status",
+                                    "Data presented is not one of the accepted values: "
+                                    "active, inactive.")
+            changes.append((name.strip(), status == "active"))
+        for name, active in changes:
+            self._tag(lst, member, name, active)
+        member["last_changed"] = _now()
+        return Response(204)
+

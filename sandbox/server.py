@@ -1,0 +1,302 @@
+"""One HTTP server on 127.0.0.1 that serves every stand-in (Shopify, HubSpot, Mailchimp).
+
+Run it::
+
+    python -m sandbox.server --data DIR --host 127.0.0.1 --port 8765
+
+or, in tests::
+
+    with serve_in_thread(data_dir) as sandbox:
+        requests.get(sandbox.url + "/crm/v3/objects/contacts", ...)
+
+Requests are routed to the stand-in with the longest matching path prefix. The server
+speaks HTTP/1.1 with keep-alive and TCP_NODELAY, so a client's connection pool is
+exercised as it would be against the real APIs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox.http_base import CaseInsensitiveDict, Request, Response, StandIn
+
+log = logging.getLogger("sandbox.server")
+
+DEFAULT_SHOPIFY_TOKEN = "shpat_sandbox"
+DEFAULT_HUBSPOT_TOKEN = "pat-sandbox"
+DEFAULT_MAILCHIMP_KEY = "sandboxkey-us1"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class Router:
+    """Picks the stand-in with the longest prefix and turns failures into JSON responses."""
+
+    def __init__(self, stand_ins: list[StandIn]) -> None:
+        self.stand_ins = sorted(stand_ins, key=lambda s: len(s.prefix), reverse=True)
+
+    def dispatch(self, req: Request) -> Response:
+        for stand_in in self.stand_ins:
+            if req.path.startswith(stand_in.prefix):
+                try:
+                    return stand_in.handle(req)
+                except Exception as exc:  # a bug in a stand-in must not drop the connection
+                    log.error(
+                        "stand-in %s failed on %s %s\n%s",
+                        type(stand_in).__name__,
+                        req.method,
+                        req.path,
+                        traceback.format_exc(),
+                    )
+                    return Response(
+                        500,
+                        {
+                            "error": "internal sandbox error",
+                            "detail": f"{type(exc).__name__}: {exc}",
+                        },
+                    )
+        return Response(404, {"error": "not found", "path": req.path})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    disable_nagle_algorithm = True  # TCP_NODELAY: no 40 ms delayed-ACK stall per response
+    server_version = "TailorSandbox/1.0"
+    server: _Server
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                size = int(size_line or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise ValueError(f"request body of {length} bytes is too large")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        try:
+            body = self._read_body()
+        except ValueError as exc:
+            self._write(Response(400, {"error": str(exc)}))
+            self.close_connection = True
+            return
+        req = Request(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=CaseInsensitiveDict(list(self.headers.items())),
+            body=body,
+        )
+        self._write(self.server.router.dispatch(req))
+
+    def _write(self, resp: Response) -> None:
+        try:
+            payload, headers = resp.encode()
+        except Exception:  # an unserialisable body is a stand-in bug: answer 500, keep going
+            log.error("cannot encode response\n%s", traceback.format_exc())
+            payload, headers = Response(500, {"error": "internal sandbox error"}).encode()
+            resp = Response(500)
+        self.send_response(resp.status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        body = b"" if self.command == "HEAD" else payload
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], router: Router) -> None:
+        self.router = router
+        super().__init__(address, _Handler)
+
+
+class SandboxServer:
+    """The stand-ins behind one listening socket. ``start()``, then ``url``, then ``stop()``."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        shopify_token: str | None = None,
+        hubspot_token: str = DEFAULT_HUBSPOT_TOKEN,
+        mailchimp_key: str = DEFAULT_MAILCHIMP_KEY,
+    ) -> None:
+        from sandbox.hubspot import HubSpotStandIn
+        from sandbox.shopify import ShopifyStandIn
+
+        self.data_dir = Path(data_dir)
+        if shopify_token is None:
+            shopify_token = os.environ.get("SANDBOX_SHOPIFY_TOKEN") or DEFAULT_SHOPIFY_TOKEN
+        self.shopify = ShopifyStandIn(self.data_dir, token=shopify_token)
+        self.hubspot = HubSpotStandIn(self.data_dir, token=hubspot_token)
+        self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key)
+        stand_ins: list[StandIn] = [self.shopify, self.hubspot]
+        if self.mailchimp is not None:
+            stand_ins.append(self.mailchimp)
+        self._httpd = _Server((host, port), Router(stand_ins))
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name="sandbox-server",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and let stand-ins save their state. Idempotent."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=10)
+        self._httpd.server_close()
+        if self.mailchimp is not None:
+            try:
+                self.mailchimp.close()
+            except Exception:
+                log.error("mailchimp stand-in failed to close\n%s", traceback.format_exc())
+
+    def __enter__(self) -> SandboxServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _load_mailchimp(data_dir: Path, api_key: str) -> Any | None:
+    try:
+        from sandbox.mailchimp import MailchimpStandIn
+    except ModuleNotFoundError as exc:
+        if exc.name != "sandbox.mailchimp":
+            raise
+        log.warning("sandbox.mailchimp is not available; serving without the Mailchimp stand-in")
+        return None
+    return MailchimpStandIn(api_key=api_key, state_path=data_dir / "mailchimp_state.json")
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    data_dir: Path | str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    shopify_token: str | None = None,
+    hubspot_token: str = DEFAULT_HUBSPOT_TOKEN,
+    mailchimp_key: str = DEFAULT_MAILCHIMP_KEY,
+) -> Iterator[SandboxServer]:
+    """Serve the stand-ins in a background thread; yields the server (``.url``, ``.stop()``)."""
+    server = SandboxServer(
+        data_dir,
+        host,
+        port,
+        shopify_token=shopify_token,
+        hubspot_token=hubspot_token,
+        mailchimp_key=mailchimp_key,
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Serve the Shopify, HubSpot and Mailchimp stand-ins."
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="directory written by sandbox.generate"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--shopify-token",
+        default=os.environ.get("SANDBOX_SHOPIFY_TOKEN") or DEFAULT_SHOPIFY_TOKEN,
+    )
+    parser.add_argument("--hubspot-token", default=DEFAULT_HUBSPOT_TOKEN)
+    parser.add_argument("--mailchimp-key", default=DEFAULT_MAILCHIMP_KEY)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.data.is_dir():
+        parser.error(
+            f"--data {args.data} is not a directory (run python -m sandbox.generate first)"
+        )
+
+    server = SandboxServer(
+        args.data,
+        args.host,
+        args.port,
+        shopify_token=args.shopify_token,
+        hubspot_token=args.hubspot_token,
+        mailchimp_key=args.mailchimp_key,
+    )
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("received signal %s, shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    server.start()
+    print(f"sandbox listening on {server.url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    log.info("sandbox stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
