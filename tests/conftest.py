@@ -1,0 +1,34 @@
+"""Shared helpers: services that some tests need, and what CI demands of them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sandbox import local
+
+# Airflow reads its configuration when first imported: point it at a throwaway home with
+# SQLite metadata and this repo's DAGs before any test imports it.
+os.environ.update(local.airflow_env(Path(tempfile.mkdtemp(prefix="tailor-airflow-"))))
+
+
+def service_up(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip with a clear reason where the service is absent; under CI that is a failure."""
+    if service_up(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI=true: tests that need it must not skip")
+    pytest.skip(message)
