@@ -69,10 +69,10 @@ def tailor_nightly():
         return pipeline.build(data_interval_end)
 
     @task(retries=0)
-    def quality_gate(run_id=None) -> dict:
+    def quality_gate(run_id=None, data_interval_end=None) -> dict:
         from tailor import pipeline
 
-        return pipeline.gate(run_id)
+        return pipeline.gate(run_id, data_interval_end)
 
     @task(outlets=[AUDIENCES])
     def sync_mailchimp(run_id=None) -> dict:

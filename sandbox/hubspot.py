@@ -6,17 +6,21 @@
   paging past the first 10,000 results (clients must split their time windows)
 
 Authentication is a private-app token (``Authorization: Bearer <token>``). Errors use
-HubSpot's body shape (``status``, ``message``, ``correlationId``, ``category``). Rate
-limits are not enforced yet; :meth:`HubSpotStandIn.before_request` is the hook for them.
+HubSpot's body shape (``status``, ``message``, ``correlationId``, ``category``). With
+``enforce_limits`` the private-app rate limits are enforced as rolling windows: 190 requests
+per 10 seconds, and separately 4 search requests per second; a request over either is
+answered 429 with ``Retry-After`` and HubSpot's rate-limit body (``policyName``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +41,9 @@ SEARCH_MAX_RESULTS = 10_000
 MAX_FILTER_GROUPS = 6
 MAX_FILTERS_PER_GROUP = 6
 MAX_FILTERS_TOTAL = 18
+# (requests, seconds, policy name) of a private app on current plans
+REQUEST_LIMIT = (190, 10.0, "TEN_SECONDLY_ROLLING")
+SEARCH_LIMIT = (4, 1.0, "SECONDLY")
 DEFAULT_PROPERTIES = (
     "createdate",
     "email",
@@ -117,8 +124,22 @@ class HubSpotStandIn:
 
     prefix = PREFIX
 
-    def __init__(self, data_dir: Path | str, token: str = "pat-sandbox") -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        token: str = "pat-sandbox",
+        *,
+        enforce_limits: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token = token
+        self.enforce_limits = enforce_limits
+        self.clock = clock
+        self._windows = {
+            "request": _RollingWindow(*REQUEST_LIMIT),
+            "search": _RollingWindow(*SEARCH_LIMIT),
+        }
+        self.refused = 0
         with paused_gc():
             contacts = read_jsonl(Path(data_dir) / "hubspot_contacts.jsonl")
             self.contacts = sorted(contacts, key=lambda c: int(c["id"]))
@@ -145,8 +166,41 @@ class HubSpotStandIn:
             return exc.response()
 
     def before_request(self, req: Request) -> Response | None:
-        """Hook for rate limiting: return a response to refuse the request, None to serve it."""
-        return None
+        """Rate limiting: a 429 when the request is over a limit, None to serve it.
+
+        Searches count against the search limit only, as HubSpot counts them separately.
+        """
+        if not self.enforce_limits:
+            return None
+        search = req.path.rstrip("/").endswith("/search")
+        window = self._windows["search" if search else "request"]
+        wait = window.admit(self.clock())
+        if wait is None:
+            return None
+        self.refused += 1
+        return self.throttled_response(window, wait)
+
+    def throttled_response(
+        self,
+        window: _RollingWindow | None = None,
+        wait: float = 1.0,
+        retry_after: int | None = None,
+    ) -> Response:
+        window = window or self._windows["request"]
+        told = str(retry_after) if retry_after is not None else str(max(1, math.ceil(wait)))
+        return Response(
+            429,
+            {
+                "status": "error",
+                "message": f"You have reached your {window.policy.lower()} limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": window.policy,
+                "groupName": "publicapi",
+                "category": "RATE_LIMITS",
+            },
+            {"Retry-After": told},
+        )
 
     def _authenticate(self, req: Request) -> None:
         scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
@@ -293,6 +347,25 @@ class HubSpotStandIn:
             "updatedAt": contact["updatedAt"],
             "archived": contact.get("archived", False),
         }
+
+
+class _RollingWindow:
+    """At most `limit` requests in any `per` seconds."""
+
+    def __init__(self, limit: int, per: float, policy: str) -> None:
+        self.limit, self.per, self.policy = limit, per, policy
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self, now: float) -> float | None:
+        """None when admitted (and counted); else the seconds until a slot frees up."""
+        with self._lock:
+            while self._times and self._times[0] <= now - self.per:
+                self._times.popleft()
+            if len(self._times) >= self.limit:
+                return self._times[0] + self.per - now
+            self._times.append(now)
+            return None
 
 
 def _bisect_left(ids: list[int], value: int) -> int:

@@ -63,8 +63,6 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        # The log servers bind every interface by default; keep them on loopback.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

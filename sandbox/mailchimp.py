@@ -16,6 +16,10 @@ API 3.0.85) and its documented behaviour, strict where the real API is strict:
 - A permanently deleted address cannot be re-imported; more than 10 simultaneous
   connections get 429, as Mailchimp's per-user connection limit does.
 
+Faults for resilience tests: `fault_rate` (0..1) of requests, drawn from `fault_seed`, are
+refused before they are processed with one of `fault_kinds` (429 with `Retry-After`, 500,
+503), in Mailchimp's problem-detail shape; `GET /3.0/_sandbox/stats` counts them.
+
 Not part of the real API, under `/3.0/_sandbox/`: `GET stats` (requests per method and
 path template, for tests and benchmarks to count what a sync sent) and `POST reset`.
 """
@@ -24,9 +28,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
+import random
 import re
 import threading
 import time
@@ -50,8 +56,17 @@ STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 PATCH_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending")
 COMPLIANCE_STATES = ("unsubscribed", "cleaned")
 MERGE_TYPES = (
-    "text", "number", "address", "phone", "date", "url", "imageurl", "radio", "dropdown",
-    "birthday", "zip",
+    "text",
+    "number",
+    "address",
+    "phone",
+    "date",
+    "url",
+    "imageurl",
+    "radio",
+    "dropdown",
+    "birthday",
+    "zip",
 )
 TAG_RE = re.compile(r"^[A-Z0-9_]{1,10}$")
 # Syntax Mailchimp accepts, plus the RFC 2606 reserved top-level domains it rejects as fake.
@@ -62,21 +77,55 @@ EMAIL_RE = re.compile(
 FAKE_TLDS = ("test", "invalid", "example", "localhost")
 
 # Fields of the spec's request schemas (components/schemas/AddListMembers*).
-BATCH_MEMBER_FIELDS = frozenset({
-    "email_address", "email_type", "timestamp_opt", "merge_fields", "timestamp_signup",
-    "ip_opt", "language", "location", "ip_signup", "interests", "vip", "status",
-})
+BATCH_MEMBER_FIELDS = frozenset(
+    {
+        "email_address",
+        "email_type",
+        "timestamp_opt",
+        "merge_fields",
+        "timestamp_signup",
+        "ip_opt",
+        "language",
+        "location",
+        "ip_signup",
+        "interests",
+        "vip",
+        "status",
+    }
+)
 BATCH_FIELDS = frozenset({"members", "sync_tags", "update_existing"})
-PUT_FIELDS = frozenset({
-    "marketing_permissions", "email_type", "timestamp_opt", "merge_fields", "timestamp_signup",
-    "language", "ip_signup", "email_address", "status_if_new", "ip_opt", "location",
-    "interests", "vip", "status",
-})
+PUT_FIELDS = frozenset(
+    {
+        "marketing_permissions",
+        "email_type",
+        "timestamp_opt",
+        "merge_fields",
+        "timestamp_signup",
+        "language",
+        "ip_signup",
+        "email_address",
+        "status_if_new",
+        "ip_opt",
+        "location",
+        "interests",
+        "vip",
+        "status",
+    }
+)
 PATCH_FIELDS = PUT_FIELDS - {"status_if_new"}
-MERGE_FIELD_FIELDS = frozenset({
-    "public", "name", "display_order", "options", "default_value", "tag", "type", "required",
-    "help_text",
-})
+MERGE_FIELD_FIELDS = frozenset(
+    {
+        "public",
+        "name",
+        "display_order",
+        "options",
+        "default_value",
+        "tag",
+        "type",
+        "required",
+        "help_text",
+    }
+)
 
 DEFAULT_MERGE_FIELDS = (
     ("FNAME", "First Name", "text"),
@@ -125,12 +174,21 @@ class MemberError(Exception):
     """A member-level failure: a 400 for single calls, one `errors` entry in a batch."""
 
     def __init__(
-        self, title: str, detail: str, *, field: str = "", field_message: str = "",
+        self,
+        title: str,
+        detail: str,
+        *,
+        field: str = "",
+        field_message: str = "",
         code: str = "ERROR_GENERIC",
     ):
         super().__init__(detail)
         self.title, self.detail, self.field, self.field_message, self.code = (
-            title, detail, field, field_message, code,
+            title,
+            detail,
+            field,
+            field_message,
+            code,
         )
 
     def as_api_error(self) -> ApiError:
@@ -199,7 +257,13 @@ class MailchimpStandIn:
         *,
         max_connections: int = MAX_CONNECTIONS,
         latency: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_seed: int = 0,
+        fault_kinds: tuple[str, ...] = ("429", "500", "503"),
+        retry_after: int = 1,
     ) -> None:
+        self.faults_injected: Counter[str] = Counter()
+        self.inject_faults(fault_rate, fault_seed, fault_kinds, retry_after)
         self.api_key = api_key
         self.state_path = Path(state_path) if state_path else None
         self.max_connections = max_connections
@@ -219,15 +283,33 @@ class MailchimpStandIn:
     @staticmethod
     def _new_list(list_id: str, name: str) -> dict:
         fields = [
-            {"merge_id": i, "tag": tag, "name": title, "type": kind, "required": False,
-             "default_value": "", "public": True, "display_order": i, "options": {},
-             "help_text": "", "list_id": list_id}
+            {
+                "merge_id": i,
+                "tag": tag,
+                "name": title,
+                "type": kind,
+                "required": False,
+                "default_value": "",
+                "public": True,
+                "display_order": i,
+                "options": {},
+                "help_text": "",
+                "list_id": list_id,
+            }
             for i, (tag, title, kind) in enumerate(DEFAULT_MERGE_FIELDS, start=1)
         ]
         return {
-            "id": list_id, "web_id": 100001, "name": name, "date_created": _now(),
-            "merge_fields": fields, "next_merge_id": len(fields) + 1, "members": {},
-            "forgotten": [], "tags": {}, "next_tag_id": 1, "next_web_id": 1,
+            "id": list_id,
+            "web_id": 100001,
+            "name": name,
+            "date_created": _now(),
+            "merge_fields": fields,
+            "next_merge_id": len(fields) + 1,
+            "members": {},
+            "forgotten": [],
+            "tags": {},
+            "next_tag_id": 1,
+            "next_web_id": 1,
         }
 
     def stats(self) -> dict[str, int]:
@@ -270,7 +352,7 @@ class MailchimpStandIn:
     # ---- dispatch ---------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        path = "/" + req.path[len(self.prefix):].strip("/")
+        path = "/" + req.path[len(self.prefix) :].strip("/")
         instance = str(uuid.uuid4())
         matched = [(m, p, t, h) for m, p, t, h in _ROUTES if p.match(path)]
         route = next(((p, t, h) for m, p, t, h in matched if m == req.method), None)
@@ -282,10 +364,12 @@ class MailchimpStandIn:
         try:
             if not sandbox_only:
                 self._authenticate(req)
+                self._maybe_fault()
             if route is None:
                 if matched:
                     raise ApiError(
-                        405, "Method Not Allowed",
+                        405,
+                        "Method Not Allowed",
                         "The requested method and resource are not compatible. See the Allow "
                         "header for this resource's available methods.",
                     )
@@ -297,19 +381,62 @@ class MailchimpStandIn:
                 with self._lock:
                     return getattr(self, handler)(req, **pattern.match(path).groupdict())
         except ApiError as exc:
-            body = {"type": ERROR_DOC, "title": exc.title, "status": exc.status,
-                    "detail": exc.detail, "instance": instance}
+            body = {
+                "type": ERROR_DOC,
+                "title": exc.title,
+                "status": exc.status,
+                "detail": exc.detail,
+                "instance": instance,
+            }
             if exc.errors:
                 body["errors"] = exc.errors
             headers = {"Content-Type": "application/problem+json; charset=utf-8"}
-            if exc.status == 429:
-                headers["Retry-After"] = "1"
+            if exc.status in (429, 503):
+                headers["Retry-After"] = str(self.retry_after)
             return Response(exc.status, body, headers)
         except BadRequest as exc:
-            body = {"type": ERROR_DOC, "title": "JSON Parse Error", "status": 400,
-                    "detail": f"We encountered an unspecified JSON parsing error. {exc}",
-                    "instance": instance}
+            body = {
+                "type": ERROR_DOC,
+                "title": "JSON Parse Error",
+                "status": 400,
+                "detail": f"We encountered an unspecified JSON parsing error. {exc}",
+                "instance": instance,
+            }
             return Response(400, body, {"Content-Type": "application/problem+json; charset=utf-8"})
+
+    def inject_faults(
+        self,
+        rate: float,
+        seed: int = 0,
+        kinds: tuple[str, ...] = ("429", "500", "503"),
+        retry_after: int = 1,
+    ) -> None:
+        """Refuse `rate` of the API requests from now on, reproducibly from `seed`."""
+        if not 0.0 <= rate <= 1.0 or not kinds or set(kinds) - {"429", "500", "503"}:
+            raise ValueError("fault rate must be in [0, 1] and kinds among 429, 500, 503")
+        with self._lock if hasattr(self, "_lock") else contextlib.nullcontext():
+            self.fault_rate, self.fault_kinds, self.retry_after = rate, tuple(kinds), retry_after
+            self._faults = random.Random(seed)
+
+    def _maybe_fault(self) -> None:
+        if self.fault_rate <= 0:
+            return
+        with self._lock:
+            if self._faults.random() >= self.fault_rate:
+                return
+            kind = self._faults.choice(self.fault_kinds)
+            self.faults_injected[kind] += 1
+        if kind == "429":
+            raise ApiError(
+                429,
+                "Too Many Requests",
+                "You have exceeded the limit of 10 simultaneous connections.",
+            )
+        raise ApiError(
+            int(kind),
+            "Internal Server Error" if kind == "500" else "Service Unavailable",
+            "An unexpected error occurred; try again.",
+        )
 
     def _authenticate(self, req: Request) -> None:
         header = req.headers.get("Authorization") or ""
@@ -324,7 +451,8 @@ class MailchimpStandIn:
                 key = None
         if key != self.api_key:
             raise ApiError(
-                401, "API Key Invalid",
+                401,
+                "API Key Invalid",
                 "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
             )
 
@@ -337,7 +465,8 @@ class MailchimpStandIn:
             with o._lock:
                 if o._in_flight >= o.max_connections:
                     raise ApiError(
-                        429, "Too Many Requests",
+                        429,
+                        "Too Many Requests",
                         f"You have exceeded the limit of {o.max_connections} simultaneous "
                         "connections.",
                     )
@@ -355,8 +484,15 @@ class MailchimpStandIn:
 
     def _sandbox_stats(self, req: Request) -> Response:
         counts = dict(self._stats)
-        return Response(200, {"requests": counts, "total_requests": sum(counts.values()),
-                              "peak_connections": self._peak})
+        return Response(
+            200,
+            {
+                "requests": counts,
+                "total_requests": sum(counts.values()),
+                "peak_connections": self._peak,
+                "faults_injected": dict(self.faults_injected),
+            },
+        )
 
     def _sandbox_reset(self, req: Request) -> Response:
         self.reset()
@@ -373,14 +509,29 @@ class MailchimpStandIn:
     def _list_view(self, lst: dict) -> dict:
         counts = Counter(m["status"] for m in lst["members"].values())
         return {
-            "id": lst["id"], "web_id": lst["web_id"], "name": lst["name"],
-            "date_created": lst["date_created"], "list_rating": 0, "email_type_option": False,
-            "visibility": "prv", "double_optin": False,
-            "contact": {"company": "Tailor", "address1": "", "city": "", "state": "",
-                        "zip": "", "country": "US"},
+            "id": lst["id"],
+            "web_id": lst["web_id"],
+            "name": lst["name"],
+            "date_created": lst["date_created"],
+            "list_rating": 0,
+            "email_type_option": False,
+            "visibility": "prv",
+            "double_optin": False,
+            "contact": {
+                "company": "Tailor",
+                "address1": "",
+                "city": "",
+                "state": "",
+                "zip": "",
+                "country": "US",
+            },
             "permission_reminder": "You signed up on our store.",
-            "campaign_defaults": {"from_name": "Tailor", "from_email": "hello@tailor.invalid",
-                                  "subject": "", "language": "en"},
+            "campaign_defaults": {
+                "from_name": "Tailor",
+                "from_email": "hello@tailor.invalid",
+                "subject": "",
+                "language": "en",
+            },
             "stats": {
                 "member_count": counts["subscribed"],
                 "unsubscribe_count": counts["unsubscribed"],
@@ -395,8 +546,15 @@ class MailchimpStandIn:
         count = _int_param(req, "count", 10, MAX_COUNT)
         offset = _int_param(req, "offset", 0)
         lists = list(self._lists.values())
-        return Response(200, {"lists": [self._list_view(x) for x in lists[offset:offset + count]],
-                              "total_items": len(lists), "constraints": {}, "_links": []})
+        return Response(
+            200,
+            {
+                "lists": [self._list_view(x) for x in lists[offset : offset + count]],
+                "total_items": len(lists),
+                "constraints": {},
+                "_links": [],
+            },
+        )
 
     def _get_list(self, req: Request, list_id: str) -> Response:
         return Response(200, self._list_view(self._list(list_id)))
@@ -410,8 +568,15 @@ class MailchimpStandIn:
         fields = lst["merge_fields"]
         if req.query_value("type"):
             fields = [f for f in fields if f["type"] == req.query_value("type")]
-        return Response(200, {"merge_fields": [dict(f) for f in fields[offset:offset + count]],
-                              "list_id": list_id, "total_items": len(fields), "_links": []})
+        return Response(
+            200,
+            {
+                "merge_fields": [dict(f) for f in fields[offset : offset + count]],
+                "list_id": list_id,
+                "total_items": len(fields),
+                "_links": [],
+            },
+        )
 
     def _post_merge_field(self, req: Request, list_id: str) -> Response:
         lst = self._list(list_id)
@@ -420,27 +585,37 @@ class MailchimpStandIn:
         if not isinstance(name, str) or not name.strip():
             raise _schema_error("name", "This value should not be blank.")
         if kind not in MERGE_TYPES:
-            raise _schema_error("type", f"Data presented is not one of the accepted values: "
-                                        f"{', '.join(MERGE_TYPES)}.")
+            raise _schema_error(
+                "type",
+                f"Data presented is not one of the accepted values: {', '.join(MERGE_TYPES)}.",
+            )
         if len(lst["merge_fields"]) >= MAX_MERGE_FIELDS:
-            raise _invalid(f"This audience already has the maximum of {MAX_MERGE_FIELDS} "
-                           "merge fields (audience fields).")
+            raise _invalid(
+                f"This audience already has the maximum of {MAX_MERGE_FIELDS} "
+                "merge fields (audience fields)."
+            )
         tag = body.get("tag") or f"MMERGE{lst['next_merge_id']}"
         if not isinstance(tag, str) or not TAG_RE.match(tag):
             raise _schema_error(
-                "tag", "Merge tags may be at most 10 characters of upper-case letters, "
-                       "digits and underscores.")
+                "tag",
+                "Merge tags may be at most 10 characters of upper-case letters, "
+                "digits and underscores.",
+            )
         if any(f["tag"] == tag for f in lst["merge_fields"]):
             raise _invalid(f'A Merge Field with the tag "{tag}" already exists for this list.')
         merge_id = lst["next_merge_id"]
         lst["next_merge_id"] += 1
         field = {
-            "merge_id": merge_id, "tag": tag, "name": name, "type": kind,
+            "merge_id": merge_id,
+            "tag": tag,
+            "name": name,
+            "type": kind,
             "required": bool(body.get("required", False)),
             "default_value": str(body.get("default_value") or ""),
             "public": bool(body.get("public", False)),
             "display_order": int(body.get("display_order") or merge_id),
-            "options": body.get("options") or {}, "help_text": str(body.get("help_text") or ""),
+            "options": body.get("options") or {},
+            "help_text": str(body.get("help_text") or ""),
             "list_id": list_id,
         }
         lst["merge_fields"].append(field)
@@ -451,14 +626,19 @@ class MailchimpStandIn:
     @staticmethod
     def _check_email(email: Any) -> str:
         if not isinstance(email, str) or not email:
-            raise MemberError("Invalid Resource", "Please provide an email address.",
-                              field="email_address", field_message="This value is required.")
+            raise MemberError(
+                "Invalid Resource",
+                "Please provide an email address.",
+                field="email_address",
+                field_message="This value is required.",
+            )
         domain = email.rpartition("@")[2].lower()
         if not EMAIL_RE.match(email) or domain.rpartition(".")[2] in FAKE_TLDS:
             raise MemberError(
                 "Invalid Resource",
                 f"{email} looks fake or invalid, please enter a real email address.",
-                field="email_address", field_message="Invalid email address",
+                field="email_address",
+                field_message="Invalid email address",
             )
         return email
 
@@ -471,7 +651,7 @@ class MailchimpStandIn:
                 "see the 'errors' array.",
                 field=field,
                 field_message=f"Data presented is not one of the accepted values: "
-                              f"{', '.join(allowed)}.",
+                f"{', '.join(allowed)}.",
             )
         return status
 
@@ -481,8 +661,12 @@ class MailchimpStandIn:
         if values is None:
             return {}
         if not isinstance(values, dict):
-            raise MemberError("Invalid Resource", "Your merge fields were invalid.",
-                              field="merge_fields", field_message="merge_fields must be an object")
+            raise MemberError(
+                "Invalid Resource",
+                "Your merge fields were invalid.",
+                field="merge_fields",
+                field_message="merge_fields must be an object",
+            )
         types = {f["tag"]: f["type"] for f in lst["merge_fields"]}
         clean: dict[str, Any] = {}
         for tag, value in values.items():
@@ -497,18 +681,29 @@ class MailchimpStandIn:
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise MemberError(
-                    "Invalid Resource", "Your merge fields were invalid.", field=tag,
-                    field_message="Merge field values must be strings or numbers.")
+                    "Invalid Resource",
+                    "Your merge fields were invalid.",
+                    field=tag,
+                    field_message="Merge field values must be strings or numbers.",
+                )
             if kind == "number" and value != "":
                 try:
                     number = float(value)
                 except ValueError:
-                    raise MemberError("Invalid Resource", "Your merge fields were invalid.",
-                                      field=tag, field_message="Please enter a number") from None
+                    raise MemberError(
+                        "Invalid Resource",
+                        "Your merge fields were invalid.",
+                        field=tag,
+                        field_message="Please enter a number",
+                    ) from None
                 value = int(number) if number.is_integer() else number
             elif isinstance(value, str) and len(value) > 255:
-                raise MemberError("Invalid Resource", "Your merge fields were invalid.",
-                                  field=tag, field_message="Value must be 255 characters or fewer")
+                raise MemberError(
+                    "Invalid Resource",
+                    "Your merge fields were invalid.",
+                    field=tag,
+                    field_message="Value must be 255 characters or fewer",
+                )
             clean[tag] = value if kind == "number" else str(value)
         return clean
 
@@ -538,17 +733,23 @@ class MailchimpStandIn:
         now = _now()
         lst["next_web_id"] += 1
         member = {
-            "id": h, "email_address": email, "unique_email_id": h[:10],
-            "contact_id": h[10:30], "web_id": lst["next_web_id"], "status": status,
+            "id": h,
+            "email_address": email,
+            "unique_email_id": h[:10],
+            "contact_id": h[10:30],
+            "web_id": lst["next_web_id"],
+            "status": status,
             "merge_fields": {**(old["merge_fields"] if old else {}), **merge},
             "tags": old["tags"] if old else {},
             "email_type": body.get("email_type") or "html",
-            "language": body.get("language") or "", "vip": bool(body.get("vip", False)),
+            "language": body.get("language") or "",
+            "vip": bool(body.get("vip", False)),
             "ip_signup": body.get("ip_signup") or "",
             "timestamp_signup": body.get("timestamp_signup") or "",
             "ip_opt": body.get("ip_opt") or "",
             "timestamp_opt": body.get("timestamp_opt") or (now if status == "subscribed" else ""),
-            "last_changed": now, "source": "API - Generic",
+            "last_changed": now,
+            "source": "API - Generic",
         }
         lst["members"][h] = member
         return member
@@ -560,8 +761,14 @@ class MailchimpStandIn:
             if status == "subscribed":
                 member["timestamp_opt"] = _now()
         member["merge_fields"].update(merge)
-        for key in ("email_type", "language", "ip_signup", "timestamp_signup", "ip_opt",
-                    "timestamp_opt"):
+        for key in (
+            "email_type",
+            "language",
+            "ip_signup",
+            "timestamp_signup",
+            "ip_opt",
+            "timestamp_opt",
+        ):
             if body.get(key):
                 member[key] = body[key]
         if "vip" in body:
@@ -575,9 +782,11 @@ class MailchimpStandIn:
         if not isinstance(members, list):
             raise _schema_error("members", "Required property 'members' must be an array.")
         if len(members) > MAX_BATCH_MEMBERS:
-            raise _invalid(f"You may only submit up to {MAX_BATCH_MEMBERS} members in a "
-                           f"single batch subscribe; you sent {len(members)}.",
-                           [{"field": "members", "message": f"Maximum {MAX_BATCH_MEMBERS} items"}])
+            raise _invalid(
+                f"You may only submit up to {MAX_BATCH_MEMBERS} members in a "
+                f"single batch subscribe; you sent {len(members)}.",
+                [{"field": "members", "message": f"Maximum {MAX_BATCH_MEMBERS} items"}],
+            )
         for i, item in enumerate(members):
             _check_fields(item, BATCH_MEMBER_FIELDS, f"members.item:{i}.")
         update_existing = bool(body.get("update_existing", False))
@@ -593,8 +802,9 @@ class MailchimpStandIn:
                 if h in seen:
                     if skip_duplicates:
                         continue
-                    raise MemberError("Invalid Resource",
-                                      f"{email} is a duplicate in this batch request.")
+                    raise MemberError(
+                        "Invalid Resource", f"{email} is a duplicate in this batch request."
+                    )
                 seen.add(h)
                 self._check_not_forgotten(lst, email)
                 status = self._check_status(item.get("status"), "status")
@@ -615,15 +825,27 @@ class MailchimpStandIn:
                         existing["tags"] = {}
                     updated.append(existing)
             except MemberError as exc:
-                errors.append({"email_address": email if isinstance(email, str) else "",
-                               "error": exc.detail, "error_code": exc.code,
-                               "field": exc.field, "field_message": exc.field_message})
-        return Response(200, {
-            "new_members": [self._member_view(lst, m) for m in new],
-            "updated_members": [self._member_view(lst, m) for m in updated],
-            "errors": errors, "total_created": len(new), "total_updated": len(updated),
-            "error_count": len(errors), "_links": [],
-        })
+                errors.append(
+                    {
+                        "email_address": email if isinstance(email, str) else "",
+                        "error": exc.detail,
+                        "error_code": exc.code,
+                        "field": exc.field,
+                        "field_message": exc.field_message,
+                    }
+                )
+        return Response(
+            200,
+            {
+                "new_members": [self._member_view(lst, m) for m in new],
+                "updated_members": [self._member_view(lst, m) for m in updated],
+                "errors": errors,
+                "total_created": len(new),
+                "total_updated": len(updated),
+                "error_count": len(errors),
+                "_links": [],
+            },
+        )
 
     def _post_member(self, req: Request, list_id: str) -> Response:
         lst = self._list(list_id)
@@ -637,9 +859,11 @@ class MailchimpStandIn:
             raise exc.as_api_error() from None
         existing = lst["members"].get(subscriber_hash(email))
         if existing is not None and existing["status"] != "archived":
-            raise ApiError(400, "Member Exists",
-                           f"{email} is already a list member. Use PUT to insert or update "
-                           "list members.")
+            raise ApiError(
+                400,
+                "Member Exists",
+                f"{email} is already a list member. Use PUT to insert or update list members.",
+            )
         member = self._create(lst, email, status, merge, body)
         for name in body.get("tags") or []:
             if isinstance(name, str) and name:
@@ -655,9 +879,12 @@ class MailchimpStandIn:
         try:
             email = self._check_email(body["email_address"])
             if subscriber_hash(email) != hash.lower():
-                raise MemberError("Invalid Resource",
-                                  "The email address does not match the subscriber hash.",
-                                  field="email_address", field_message="does not match the hash")
+                raise MemberError(
+                    "Invalid Resource",
+                    "The email address does not match the subscriber hash.",
+                    field="email_address",
+                    field_message="does not match the hash",
+                )
             self._check_not_forgotten(lst, email)
             status_if_new = self._check_status(body["status_if_new"], "status_if_new")
             status = body.get("status")
@@ -725,20 +952,41 @@ class MailchimpStandIn:
         tags = [{"id": lst["tags"][name], "name": name} for name in m["tags"]]
         full = " ".join(str(merge.get(k) or "") for k in ("FNAME", "LNAME")).strip()
         return {
-            "id": m["id"], "email_address": m["email_address"],
-            "unique_email_id": m["unique_email_id"], "contact_id": m["contact_id"],
-            "full_name": full, "web_id": m["web_id"], "email_type": m["email_type"],
-            "status": m["status"], "consents_to_one_to_one_messaging": True,
-            "merge_fields": merge, "interests": {},
+            "id": m["id"],
+            "email_address": m["email_address"],
+            "unique_email_id": m["unique_email_id"],
+            "contact_id": m["contact_id"],
+            "full_name": full,
+            "web_id": m["web_id"],
+            "email_type": m["email_type"],
+            "status": m["status"],
+            "consents_to_one_to_one_messaging": True,
+            "merge_fields": merge,
+            "interests": {},
             "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
-            "ip_signup": m["ip_signup"], "timestamp_signup": m["timestamp_signup"],
-            "ip_opt": m["ip_opt"], "timestamp_opt": m["timestamp_opt"], "member_rating": 2,
-            "last_changed": m["last_changed"], "language": m["language"], "vip": m["vip"],
-            "email_client": "", "location": {"latitude": 0, "longitude": 0, "gmtoff": 0,
-                                             "dstoff": 0, "country_code": "", "timezone": "",
-                                             "region": ""},
-            "source": m["source"], "tags_count": len(tags), "tags": tags[:50],
-            "list_id": lst["id"], "_links": [],
+            "ip_signup": m["ip_signup"],
+            "timestamp_signup": m["timestamp_signup"],
+            "ip_opt": m["ip_opt"],
+            "timestamp_opt": m["timestamp_opt"],
+            "member_rating": 2,
+            "last_changed": m["last_changed"],
+            "language": m["language"],
+            "vip": m["vip"],
+            "email_client": "",
+            "location": {
+                "latitude": 0,
+                "longitude": 0,
+                "gmtoff": 0,
+                "dstoff": 0,
+                "country_code": "",
+                "timezone": "",
+                "region": "",
+            },
+            "source": m["source"],
+            "tags_count": len(tags),
+            "tags": tags[:50],
+            "list_id": lst["id"],
+            "_links": [],
         }
 
     def _get_members(self, req: Request, list_id: str) -> Response:
@@ -749,9 +997,16 @@ class MailchimpStandIn:
         status = req.query_value("status")
         if status:
             members = [m for m in members if m["status"] == status]
-        page = members[offset:offset + count]
-        return Response(200, {"members": [self._member_view(lst, m) for m in page],
-                              "list_id": list_id, "total_items": len(members), "_links": []})
+        page = members[offset : offset + count]
+        return Response(
+            200,
+            {
+                "members": [self._member_view(lst, m) for m in page],
+                "list_id": list_id,
+                "total_items": len(members),
+                "_links": [],
+            },
+        )
 
     def _get_member(self, req: Request, list_id: str, hash: str) -> Response:
         lst = self._list(list_id)
@@ -773,10 +1028,13 @@ class MailchimpStandIn:
         member = self._existing(lst, hash)
         count = _int_param(req, "count", 10, MAX_COUNT)
         offset = _int_param(req, "offset", 0)
-        tags = [{"id": lst["tags"][name], "name": name, "date_added": added}
-                for name, added in member["tags"].items()]
-        return Response(200, {"tags": tags[offset:offset + count], "total_items": len(tags),
-                              "_links": []})
+        tags = [
+            {"id": lst["tags"][name], "name": name, "date_added": added}
+            for name, added in member["tags"].items()
+        ]
+        return Response(
+            200, {"tags": tags[offset : offset + count], "total_items": len(tags), "_links": []}
+        )
 
     def _post_member_tags(self, req: Request, list_id: str, hash: str) -> Response:
         lst = self._list(list_id)
@@ -790,15 +1048,14 @@ class MailchimpStandIn:
             _check_fields(tag, frozenset({"name", "status"}), f"tags.item:{i}.")
             name, status = tag.get("name"), tag.get("status")
             if not isinstance(name, str) or not name.strip() or len(name) > 100:
-                raise _schema_error(f"tags.item:{i}.name",
-                                    "Tag names must be 1 to 100 characters.")
+                raise _schema_error(f"tags.item:{i}.name", "Tag names must be 1 to 100 characters.")
             if status not in ("active", "inactive"):
-                raise _schema_error(f"tags.item:{i}.status",
-                                    "Data presented is not one of the accepted values: "
-                                    "active, inactive.")
+                raise _schema_error(
+                    f"tags.item:{i}.status",
+                    "Data presented is not one of the accepted values: active, inactive.",
+                )
             changes.append((name.strip(), status == "active"))
         for name, active in changes:
             self._tag(lst, member, name, active)
         member["last_changed"] = _now()
         return Response(204)
-

@@ -12,6 +12,10 @@ or, in tests::
 Requests are routed to the stand-in with the longest matching path prefix. The server
 speaks HTTP/1.1 with keep-alive and TCP_NODELAY, so a client's connection pool is
 exercised as it would be against the real APIs.
+
+The APIs' rate limits are off by default (tests and client-overhead benchmarks go as fast as
+they can) and switched on with ``--shopify-plan`` and ``--hubspot-limits``; faults are injected
+with ``--fault-rate`` and ``--fault-seed`` (see ``sandbox.faults``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.faults import KINDS, REFUSALS, FaultConfig, FaultInjector
 from sandbox.http_base import CaseInsensitiveDict, Request, Response, StandIn
 
 log = logging.getLogger("sandbox.server")
@@ -45,6 +53,9 @@ class Router:
 
     def __init__(self, stand_ins: list[StandIn]) -> None:
         self.stand_ins = sorted(stand_ins, key=lambda s: len(s.prefix), reverse=True)
+
+    def stand_in_for(self, req: Request) -> StandIn | None:
+        return next((s for s in self.stand_ins if req.path.startswith(s.prefix)), None)
 
     def dispatch(self, req: Request) -> Response:
         for stand_in in self.stand_ins:
@@ -108,15 +119,33 @@ class _Handler(BaseHTTPRequestHandler):
             headers=CaseInsensitiveDict(list(self.headers.items())),
             body=body,
         )
-        self._write(self.server.router.dispatch(req))
+        faults = self.server.faults
+        kind = faults.pick(req) if faults else None
+        if kind == "reset":
+            # SO_LINGER 0: closing sends a TCP RST instead of an orderly FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        router = self.server.router
+        if faults and kind in REFUSALS:
+            resp = faults.refusal(kind, router.stand_in_for(req))
+        else:
+            resp = router.dispatch(req)
+        if faults:
+            resp = faults.corrupt(req, resp)
+        if kind == "slow":
+            time.sleep(faults.config.slow_seconds if faults else 0)
+        self._write(resp, truncate=kind == "truncate")
 
-    def _write(self, resp: Response) -> None:
+    def _write(self, resp: Response, truncate: bool = False) -> None:
         try:
             payload, headers = resp.encode()
         except Exception:  # an unserialisable body is a stand-in bug: answer 500, keep going
             log.error("cannot encode response\n%s", traceback.format_exc())
             payload, headers = Response(500, {"error": "internal sandbox error"}).encode()
             resp = Response(500)
+        if truncate:
+            payload = payload[: len(payload) // 2]
         self.send_response(resp.status)
         for key, value in headers.items():
             if key.lower() not in ("content-length", "connection"):
@@ -137,8 +166,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
+    def __init__(
+        self, address: tuple[str, int], router: Router, faults: FaultInjector | None
+    ) -> None:
         self.router = router
+        self.faults = faults
         super().__init__(address, _Handler)
 
 
@@ -154,6 +186,9 @@ class SandboxServer:
         shopify_token: str | None = None,
         hubspot_token: str = DEFAULT_HUBSPOT_TOKEN,
         mailchimp_key: str = DEFAULT_MAILCHIMP_KEY,
+        shopify_plan: str | None = None,
+        hubspot_limits: bool = False,
+        faults: FaultConfig | None = None,
     ) -> None:
         from sandbox.hubspot import HubSpotStandIn
         from sandbox.shopify import ShopifyStandIn
@@ -161,13 +196,21 @@ class SandboxServer:
         self.data_dir = Path(data_dir)
         if shopify_token is None:
             shopify_token = os.environ.get("SANDBOX_SHOPIFY_TOKEN") or DEFAULT_SHOPIFY_TOKEN
-        self.shopify = ShopifyStandIn(self.data_dir, token=shopify_token)
-        self.hubspot = HubSpotStandIn(self.data_dir, token=hubspot_token)
+        self.shopify = ShopifyStandIn(
+            self.data_dir,
+            token=shopify_token,
+            enforce_throttle=shopify_plan is not None,
+            plan=shopify_plan or "standard",
+        )
+        self.hubspot = HubSpotStandIn(
+            self.data_dir, token=hubspot_token, enforce_limits=hubspot_limits
+        )
         self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key)
         stand_ins: list[StandIn] = [self.shopify, self.hubspot]
         if self.mailchimp is not None:
             stand_ins.append(self.mailchimp)
-        self._httpd = _Server((host, port), Router(stand_ins))
+        self.faults = FaultInjector(faults) if faults and faults.rate > 0 else None
+        self._httpd = _Server((host, port), Router(stand_ins), self.faults)
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._lock = threading.Lock()
@@ -230,8 +273,16 @@ def serve_in_thread(
     shopify_token: str | None = None,
     hubspot_token: str = DEFAULT_HUBSPOT_TOKEN,
     mailchimp_key: str = DEFAULT_MAILCHIMP_KEY,
+    shopify_plan: str | None = None,
+    hubspot_limits: bool = False,
+    faults: FaultConfig | None = None,
 ) -> Iterator[SandboxServer]:
-    """Serve the stand-ins in a background thread; yields the server (``.url``, ``.stop()``)."""
+    """Serve the stand-ins in a background thread; yields the server (``.url``, ``.stop()``).
+
+    ``shopify_plan`` ("standard", "advanced", "plus") enforces Shopify's cost budget for that
+    plan; ``hubspot_limits`` enforces HubSpot's request and search rates; ``faults`` injects
+    failures. All are off by default.
+    """
     server = SandboxServer(
         data_dir,
         host,
@@ -239,6 +290,9 @@ def serve_in_thread(
         shopify_token=shopify_token,
         hubspot_token=hubspot_token,
         mailchimp_key=mailchimp_key,
+        shopify_plan=shopify_plan,
+        hubspot_limits=hubspot_limits,
+        faults=faults,
     ).start()
     try:
         yield server
@@ -261,6 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--hubspot-token", default=DEFAULT_HUBSPOT_TOKEN)
     parser.add_argument("--mailchimp-key", default=DEFAULT_MAILCHIMP_KEY)
+    parser.add_argument(
+        "--shopify-plan",
+        choices=["standard", "advanced", "plus"],
+        help="enforce Shopify's query-cost budget of this plan (off when not given)",
+    )
+    parser.add_argument(
+        "--hubspot-limits",
+        action="store_true",
+        help="enforce HubSpot's 190 requests / 10 s and 4 searches / s",
+    )
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests, 0..1")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument(
+        "--fault-kinds", default="", help=f"comma-separated subset of: {', '.join(KINDS)}"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -278,6 +347,13 @@ def main(argv: list[str] | None = None) -> int:
         shopify_token=args.shopify_token,
         hubspot_token=args.hubspot_token,
         mailchimp_key=args.mailchimp_key,
+        shopify_plan=args.shopify_plan,
+        hubspot_limits=args.hubspot_limits,
+        faults=FaultConfig(
+            rate=args.fault_rate,
+            seed=args.fault_seed,
+            kinds=FaultConfig.parse_kinds(args.fault_kinds),
+        ),
     )
     stop = threading.Event()
 

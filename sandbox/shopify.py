@@ -10,7 +10,11 @@ The data are the records ``sandbox.generate`` wrote (``shopify_customers.jsonl``
 store computes: connections (cursors, ``first``/``last``, ``sortKey``, ``reverse``, the
 ``query`` search syntax), ``Order.customer`` and ``Customer.orders`` links, and the query
 cost in ``extensions.cost``. Limits enforced as Shopify does: 250 records per page, one of
-``first``/``last`` required, a requested cost of at most 1,000 points per query.
+``first``/``last`` required, a requested cost of at most 1,000 points per query. With
+``enforce_throttle`` the plan's leaky bucket is enforced too: a query's requested cost is
+taken from the bucket before it runs and the difference to its actual cost is refunded
+after; a query that does not fit is answered HTTP 200 with a ``THROTTLED`` error. Every
+answer carries ``extensions.cost.throttleStatus``.
 """
 
 from __future__ import annotations
@@ -62,8 +66,16 @@ API_VERSION = "2025-01"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / f"admin_schema_{API_VERSION}.json.gz"
 MAX_PAGE_SIZE = 250
 MAX_QUERY_COST = 1000
+PAGING_CAP = 25_000  # a root connection pages through at most this many objects
 BUCKET_SIZE = 2000.0
 RESTORE_RATE = 100.0
+# plan -> (bucket size, points restored per second); the bucket holds 20 seconds of restore
+PLANS = {
+    "standard": (2000.0, 100.0),
+    "advanced": (4000.0, 200.0),
+    "plus": (20000.0, 1000.0),
+    "enterprise": (40000.0, 2000.0),
+}
 AUTH_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 
 _DATE_FIELDS = {"updated_at": "updatedAt", "created_at": "createdAt", "processed_at": "processedAt"}
@@ -305,8 +317,12 @@ class _Collection:
         return view
 
 
-def _connection(view: _View, args: dict[str, Any]) -> dict[str, Any]:
-    """A Relay connection over ``view`` as Shopify pages it."""
+def _connection(view: _View, args: dict[str, Any], cap: int | None = None) -> dict[str, Any]:
+    """A Relay connection over ``view`` as Shopify pages it.
+
+    With ``cap`` (root connections), paging stops after that many objects: the page that
+    reaches it says ``hasNextPage: false``, as Shopify's does, though more objects match.
+    """
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
         raise GraphQLError("you must provide one of first or last")
@@ -316,6 +332,7 @@ def _connection(view: _View, args: dict[str, Any]) -> dict[str, Any]:
         if value is not None and value < 0:
             raise GraphQLError(f"Argument '{name}' on Field must be a non-negative integer")
     keys, n, reverse = view.keys, len(view.keys), bool(args.get("reverse"))
+    visible = min(n, cap) if cap is not None else n
 
     def after_pos(key: tuple[Any, int]) -> int:
         return n - bisect.bisect_left(keys, key) if reverse else bisect.bisect_right(keys, key)
@@ -328,7 +345,8 @@ def _connection(view: _View, args: dict[str, Any]) -> dict[str, Any]:
         hi = before_pos(_decode_cursor(args["before"])) if args.get("before") else n
     except TypeError as exc:  # a cursor from another sortKey
         raise GraphQLError("Invalid cursor for the current sortKey") from exc
-    hi = max(lo, hi)
+    hi = min(max(lo, hi), visible)
+    lo = min(lo, hi)
     if first is not None:
         hi = min(hi, lo + first)
     if last is not None:
@@ -344,7 +362,7 @@ def _connection(view: _View, args: dict[str, Any]) -> dict[str, Any]:
         "edges": edges,
         "nodes": [record for _, record in page],
         "pageInfo": {
-            "hasNextPage": hi < n,
+            "hasNextPage": hi < visible,
             "hasPreviousPage": lo > 0,
             "startCursor": edges[0]["cursor"] if edges else None,
             "endCursor": edges[-1]["cursor"] if edges else None,
@@ -473,13 +491,21 @@ class ShopifyStandIn:
         token: str = "shpat_sandbox",
         *,
         enforce_throttle: bool = False,
+        plan: str = "standard",
+        paging_cap: int = PAGING_CAP,
         clock: Callable[[], float] = time.monotonic,
         shop_name: str = "Tailor Sandbox",
     ) -> None:
         self.token = token
         self.schema = admin_schema()
         self.enforce_throttle = enforce_throttle
-        self.bucket = _Bucket(clock=clock)
+        if plan not in PLANS:
+            raise ValueError(f"unknown Shopify plan {plan!r}; known: {', '.join(PLANS)}")
+        size, rate = PLANS[plan]
+        self.bucket = _Bucket(size, rate, clock=clock)
+        self.throttled = 0  # queries refused for lack of budget
+        self.points_spent = 0  # actual cost of every query answered, for benchmarks
+        self.paging_cap = paging_cap
         with paused_gc():
             data_dir = Path(data_dir)
             customers = read_jsonl(data_dir / "shopify_customers.jsonl")
@@ -574,6 +600,13 @@ class ShopifyStandIn:
             return Response(400, {"errors": {"query": "Required parameter missing or invalid"}})
         return Response(200, self.execute(query, variables, operation_name))
 
+    def throttled_response(self, requested: int | None = None, **_ignored: Any) -> Response:
+        """Shopify's answer to a query over budget: HTTP 200, a THROTTLED error, the status."""
+        with self.bucket.lock:
+            self.bucket.refill()
+            status = self.bucket.status()
+        return Response(200, _throttled_body(requested, status))
+
     @staticmethod
     def _parse_body(req: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         content_type = (req.headers.get("Content-Type") or "").lower()
@@ -598,14 +631,18 @@ class ShopifyStandIn:
         try:
             document = parse(query)
         except GraphQLError as exc:
-            return {"errors": [_shopify_error(exc, "parseError")]}
+            return self._with_status({"errors": [_shopify_error(exc, "parseError")]})
         errors = validate(self.schema, document)
         if errors:
-            return {"errors": [_shopify_validation_error(e) for e in errors]}
+            return self._with_status({"errors": [_shopify_validation_error(e) for e in errors]})
         requested = requested_cost(self.schema, document, variables, operation_name)
         with self.bucket.lock:
             self.bucket.refill()
             status = self.bucket.status()
+            throttled = self.enforce_throttle and requested > self.bucket.available
+            if self.enforce_throttle and not throttled and requested <= MAX_QUERY_COST:
+                self.bucket.available -= requested  # taken up front, refunded after
+                status = self.bucket.status()
         if requested > MAX_QUERY_COST:
             return {
                 "errors": [
@@ -623,18 +660,6 @@ class ShopifyStandIn:
                             "maxCost": MAX_QUERY_COST,
                         },
                     }
-                ]
-            }
-        if self.enforce_throttle and requested > status["currentlyAvailable"]:
-            return {
-                "errors": [
-                    {
-                        "message": "Throttled",
-                        "extensions": {
-                            "code": "THROTTLED",
-                            "documentation": "https://shopify.dev/api/usage/rate-limits",
-                        },
-                    }
                 ],
                 "extensions": {
                     "cost": {
@@ -644,6 +669,9 @@ class ShopifyStandIn:
                     }
                 },
             }
+        if throttled:
+            self.throttled += 1
+            return _throttled_body(requested, status)
         context: dict[str, Any] = {"actual": 0}
         result = execute(
             self.schema,
@@ -658,8 +686,12 @@ class ShopifyStandIn:
         actual = min(context["actual"], requested) if requested else context["actual"]
         with self.bucket.lock:
             self.bucket.refill()
-            self.bucket.available = max(0.0, self.bucket.available - actual)
-            status = self.bucket.status()
+            self.points_spent += actual
+            if self.enforce_throttle:
+                self.bucket.available = min(
+                    self.bucket.size, self.bucket.available + requested - actual
+                )
+            status = self.bucket.status()  # with limits off the bucket stays full
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -672,6 +704,14 @@ class ShopifyStandIn:
             }
         }
         return body
+
+    def _with_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A query that never ran still reports the bucket, as every Shopify answer does."""
+        with self.bucket.lock:
+            self.bucket.refill()
+            status = self.bucket.status()
+        cost = {"requestedQueryCost": None, "actualQueryCost": None, "throttleStatus": status}
+        return {**body, "extensions": {"cost": cost}}
 
     def _resolve(self, source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         name = info.field_name
@@ -720,11 +760,15 @@ class ShopifyStandIn:
             raise GraphQLError(f"Mutation '{name}' is not available in the sandbox")
         if name == "customers":
             return _connection(
-                self.customers.view(args.get("sortKey") or "ID", args.get("query")), args
+                self.customers.view(args.get("sortKey") or "ID", args.get("query")),
+                args,
+                self.paging_cap,
             )
         if name == "orders":
             return _connection(
-                self.orders.view(args.get("sortKey") or "PROCESSED_AT", args.get("query")), args
+                self.orders.view(args.get("sortKey") or "PROCESSED_AT", args.get("query")),
+                args,
+                self.paging_cap,
             )
         if name == "customer":
             return self.customers.by_id.get(args["id"])
@@ -750,6 +794,27 @@ class ShopifyStandIn:
 
     def _node(self, gid: str) -> dict[str, Any] | None:
         return self.customers.by_id.get(gid) or self.orders.by_id.get(gid)
+
+
+def _throttled_body(requested: int | None, status: dict[str, float]) -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": "Throttled",
+                "extensions": {
+                    "code": "THROTTLED",
+                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                },
+            }
+        ],
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": requested,
+                "actualQueryCost": None,
+                "throttleStatus": status,
+            }
+        },
+    }
 
 
 def _type_of(value: Any, _info: GraphQLResolveInfo, _abstract: Any) -> str | None:

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tailor.redact import RedactingFilter
 
@@ -26,6 +27,21 @@ def cmd_extract(args: argparse.Namespace) -> None:
     _print(pipeline.extract(args.source, args.entity, args.start, args.end, args.full_refresh))
 
 
+def cmd_backfill(args: argparse.Namespace) -> None:
+    from tailor import settings
+    from tailor.sources.backfill import backfill
+
+    results = backfill(
+        args.source,
+        args.entity,
+        getattr(args, "from"),
+        args.to,
+        timedelta(hours=args.every_hours),
+        settings.landing_dir(),
+    )
+    _print([r.as_dict() for r in results])
+
+
 def cmd_build(args: argparse.Namespace) -> None:
     from tailor import pipeline
 
@@ -35,13 +51,28 @@ def cmd_build(args: argparse.Namespace) -> None:
 def cmd_gate(args: argparse.Namespace) -> None:
     from tailor import pipeline
 
-    _print(pipeline.gate(args.run_id))
+    _print(pipeline.gate(args.run_id, args.as_of))
+
+
+def cmd_quality(args: argparse.Namespace) -> None:
+    from tailor import quality_history, quality_report, settings
+
+    history = quality_history.last_runs(settings.warehouse_path(), runs=args.runs)
+    print(quality_report.render_history(history))
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
     from tailor import pipeline
 
-    _print(pipeline.sync_mailchimp(args.run_id, dry_run=args.dry_run))
+    result = pipeline.sync(
+        args.destination,
+        args.run_id,
+        dry_run=args.dry_run,
+        force=args.force,
+        max_removal_share=args.max_removal_share,
+        erasure_file=args.erasure_file,
+    )
+    print(result["summary"])
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -61,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         for entity in entities:
             pipeline.extract(source, entity, start, args.as_of, args.full_refresh)
     pipeline.build(args.as_of)
-    pipeline.gate(run_id)
+    pipeline.gate(run_id, args.as_of)
     pipeline.export_files()
     if not args.no_sync:
         pipeline.sync_mailchimp(run_id)
@@ -72,6 +103,21 @@ def cmd_summary(args: argparse.Namespace) -> None:
     from tailor import report
 
     print(report.render(report.collect(args.as_of)))
+
+
+def cmd_identity_resolve(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from tailor import identity
+
+    mapping = identity.parse_mapping(args.mapping)
+    _print(asdict(identity.resolve(args.input, args.output, mapping, args.state, args.as_of)))
+
+
+def cmd_identity_explain(args: argparse.Namespace) -> None:
+    from tailor import identity
+
+    _print(identity.explain(args.id, args.state))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -87,17 +133,36 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--full-refresh", action="store_true", help="all history up to --end")
     e.set_defaults(func=cmd_extract)
 
+    bf = sub.add_parser("backfill", help="land [--from, --to) one interval at a time")
+    bf.add_argument("source")
+    bf.add_argument("entity")
+    bf.add_argument("--from", type=_moment, required=True)
+    bf.add_argument("--to", type=_moment, required=True)
+    bf.add_argument("--every-hours", type=float, default=24, help="interval length (24)")
+    bf.set_defaults(func=cmd_backfill)
+
     b = sub.add_parser("build", help="dbt build for as_of")
     b.add_argument("--as-of", type=_moment, required=True)
     b.set_defaults(func=cmd_build)
 
-    g = sub.add_parser("gate", help="run the Great Expectations suites on the marts")
+    g = sub.add_parser("gate", help="run the Great Expectations suites (landing, staging, marts)")
     g.add_argument("--run-id", default="cli")
+    g.add_argument("--as-of", type=_moment, required=True, help="the run's interval end")
     g.set_defaults(func=cmd_gate)
 
-    s = sub.add_parser("sync", help="send audience changes to Mailchimp")
+    q = sub.add_parser("quality", help="the last gate run's results and the trend of runs")
+    q.add_argument("--runs", type=int, default=7, help="how many runs the trend shows")
+    q.set_defaults(func=cmd_quality)
+
+    s = sub.add_parser("sync", help="send audience changes to an ESP")
     s.add_argument("--run-id", default="cli")
+    s.add_argument("--destination", default="mailchimp", help="the connection to sync to")
     s.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    s.add_argument("--force", action="store_true", help="sync even past the safety stop")
+    s.add_argument(
+        "--max-removal-share", type=float, help="safety stop: largest share removed (0.2)"
+    )
+    s.add_argument("--erasure-file", help="addresses to erase permanently, one per line")
     s.set_defaults(func=cmd_sync)
 
     x = sub.add_parser("export", help="write each audience as CSV")
@@ -113,6 +178,20 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("summary", help="what the last run landed, built, checked and sent")
     m.add_argument("--as-of", type=_moment, help="count the landing files ending here")
     m.set_defaults(func=cmd_summary)
+
+    i = sub.add_parser("identity", help="resolve a file of person records; explain a profile")
+    isub = i.add_subparsers(dest="identity_command", required=True)
+    ir = isub.add_parser("resolve", help="INPUT (CSV/Parquet) -> OUTPUT (record, customer_id)")
+    ir.add_argument("input", type=Path)
+    ir.add_argument("output", type=Path)
+    ir.add_argument("--mapping", help="tailor_column=file_column,... (e.g. email=Email)")
+    ir.add_argument("--state", type=Path, help="where the id map is kept (default: beside OUTPUT)")
+    ir.add_argument("--as-of", type=_moment, help="the run's moment (default: now)")
+    ir.set_defaults(func=cmd_identity_resolve)
+    ie = isub.add_parser("explain", help="a person's records and the links between them")
+    ie.add_argument("id", help="customer_id, record key (source:id) or source record id")
+    ie.add_argument("--state", type=Path, help="a resolve run's --state (default: the warehouse)")
+    ie.set_defaults(func=cmd_identity_explain)
     return p
 
 

@@ -1,16 +1,19 @@
 """The one HTTP client that sources and destinations share.
 
-Retries transient failures (connection errors, timeouts, 429 and 5xx) with exponential
-backoff and jitter through tenacity, honouring `Retry-After`; paces requests to a minimum
-interval; keeps connections alive; and never logs a token or a full email address.
+Retries transient failures (connection errors, timeouts, 429 and 5xx, and bodies cut short
+or not JSON) with exponential backoff and jitter through tenacity, honouring `Retry-After`;
+paces requests to a minimum interval and to rolling-window request limits; keeps connections
+alive; and never logs a token or a full email address.
 """
 
 from __future__ import annotations
 
+import collections
 import email.utils
+import json as jsonlib
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +73,31 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+class RollingWindow:
+    """At most `limit` requests in any `per` seconds, as APIs with rolling windows count them.
+
+    A request waits until the one `limit` places before it left the window, plus a small
+    margin for the network, so a client that goes as fast as it may is still rarely refused.
+    """
+
+    def __init__(self, limit: int, per: float, margin: float = 0.03):
+        self.limit, self.per, self.margin = limit, per, margin
+        self._sent: collections.deque[float] = collections.deque(maxlen=limit)
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            wait = 0.0
+            if len(self._sent) == self.limit:
+                wait = max(0.0, self._sent[0] + self.per + self.margin - now)
+            self._sent.append(now + wait)
+            self.waited += wait
+        if wait > 0:
+            time.sleep(wait)
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 6
@@ -91,12 +119,14 @@ class HttpClient:
         timeout: float | tuple[float, float] = (5.0, 60.0),
         retry: RetryPolicy | None = None,
         min_interval: float = 0.0,
+        limits: Sequence[RollingWindow] = (),
         pool_size: int = 10,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.min_interval = min_interval
+        self.limits = tuple(limits)
         self._pace_lock = threading.Lock()
         self._next_slot = 0.0
         self.session = requests.Session()
@@ -131,8 +161,10 @@ class HttpClient:
             time.sleep(wait)
 
     def _wait(self, state: RetryCallState) -> float:
+        # jitter in proportion to the first wait, so a short backoff stays short
+        initial = self.retry.backoff_initial
         backoff = wait_exponential_jitter(
-            initial=self.retry.backoff_initial, max=self.retry.backoff_max
+            multiplier=initial, max=self.retry.backoff_max, jitter=initial
         )(state)
         exc = state.outcome.exception() if state.outcome else None
         told = retry_after_seconds(exc.response) if isinstance(exc, _Retryable) else None
@@ -158,17 +190,23 @@ class HttpClient:
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         accept: Iterable[int] = (),
+        limits: Sequence[RollingWindow] = (),
+        parse_json: bool = False,
     ) -> requests.Response:
         """Send, retrying transient failures; return the response.
 
         A 2xx or a status listed in `accept` is returned; any other status raises HttpError,
-        after retries for 429 and 5xx.
+        after retries for 429 and 5xx. With `parse_json`, a 2xx body that is not complete JSON
+        (a connection cut mid-body by a proxy) is retried too, and parsed once: `.json()` on
+        the returned response is then free.
         """
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         accepted = set(accept)
 
         def attempt() -> requests.Response:
             self._pace()
+            for window in (*self.limits, *limits):
+                window.acquire()
             try:
                 self.requests_sent += 1
                 response = self.session.request(
@@ -186,6 +224,12 @@ class HttpClient:
                 raise _Retryable(cause=exc) from None
             if response.status_code in RETRY_STATUSES and response.status_code not in accepted:
                 raise _Retryable(response=response)
+            if parse_json and response.ok:
+                try:
+                    parsed = jsonlib.loads(response.content)
+                except ValueError as exc:
+                    raise _Retryable(cause=ValueError(f"unreadable JSON body: {exc}")) from None
+                response.json = lambda **_kw: parsed  # type: ignore[method-assign]
             return response
 
         retrying = Retrying(
@@ -212,3 +256,10 @@ class HttpClient:
 
     def post(self, path: str, **kw: Any) -> requests.Response:
         return self.request("POST", path, **kw)
+
+    def post_json(self, path: str, body: Any, **kw: Any) -> Any:
+        """POST a JSON body and return the parsed JSON answer, retrying unreadable bodies."""
+        return self.request("POST", path, json=body, parse_json=True, **kw).json()
+
+    def get_json(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, parse_json=True, **kw).json()

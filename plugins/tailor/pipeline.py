@@ -39,33 +39,72 @@ def build(as_of: datetime) -> dict[str, Any]:
     return {"models": result.models, "tests": result.tests, "nodes": result.nodes}
 
 
-def gate(run_id: str) -> dict[str, Any]:
+def gate(
+    run_id: str, as_of: datetime, layers: tuple[str, ...] = ("landing", "staging", "marts")
+) -> dict[str, Any]:
+    """The quality gate for the run ending at as_of (this run's landing files, staging and
+    marts); raises QualityGateFailed on a failed critical expectation."""
     from tailor import quality
 
-    report = quality.run_gate(run_id)
+    report = quality.run_gate(run_id, as_of, layers=tuple(layers))
     return {
         "passed": report.passed,
         "warnings": len(report.warnings),
         "critical_failed": len(report.failed_critical),
+        "report": str(report.report_path),
     }
 
 
-def sync_mailchimp(run_id: str, dry_run: bool = False) -> dict[str, Any]:
-    from tailor.connections import get_connection
-    from tailor.destinations.mailchimp import MailchimpConfig, MailchimpDestination
-    from tailor.destinations.sync import sync_destination
+def sync(
+    destination_name: str,
+    run_id: str,
+    dry_run: bool = False,
+    *,
+    force: bool = False,
+    max_removal_share: float | None = None,
+    erasure_file: str | None = None,
+) -> dict[str, Any]:
+    """Sync every audience to one destination (a connection of that name).
 
-    conn = get_connection("mailchimp")
-    list_id = conn.extra.get("list_id")
-    if not list_id:
-        raise ValueError("the mailchimp connection needs extra.list_id (the audience id)")
-    config = MailchimpConfig(
-        base_url=conn.base_url, api_key=conn.password or "", list_id=str(list_id)
-    )
-    report = sync_destination(
-        settings.warehouse_path(), MailchimpDestination(config), run_id=run_id, dry_run=dry_run
-    )
-    return {"summary": report.summary()}
+    Audiences' `on_leave` come from dbt's manifest when it exists. Raises `SafetyStop` when
+    the sync would remove too large a share of an audience, unless `force`.
+    """
+    from tailor.destinations import sync as engine
+    from tailor.destinations.audiences import load_audiences
+
+    manifest = settings.dbt_project_dir() / "target" / "manifest.json"
+    audiences = load_audiences(manifest) if manifest.exists() else {}
+    destination = _destination(destination_name)
+    try:
+        report = engine.sync_destination(
+            settings.warehouse_path(),
+            destination,
+            run_id=run_id,
+            dry_run=dry_run,
+            audiences=audiences,
+            force=force,
+            max_removal_share=(
+                engine.DEFAULT_MAX_REMOVAL_SHARE if max_removal_share is None else max_removal_share
+            ),
+            erasure_file=erasure_file,
+        )
+    finally:
+        destination.close()
+    return {"summary": report.summary(), "stopped": report.stopped}
+
+
+def _destination(name: str) -> Any:
+    from tailor.connections import get_connection
+
+    if name == "mailchimp":
+        from tailor.destinations.mailchimp import MailchimpConfig, MailchimpDestination
+
+        return MailchimpDestination(MailchimpConfig.from_connection(get_connection("mailchimp")))
+    raise ValueError(f"unknown destination {name!r}; known: mailchimp")
+
+
+def sync_mailchimp(run_id: str, dry_run: bool = False, **options: Any) -> dict[str, Any]:
+    return sync("mailchimp", run_id, dry_run, **options)
 
 
 def export_files() -> dict[str, str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,22 @@ def dbt_env(warehouse: Path | None = None, landing: Path | None = None) -> dict[
     }
 
 
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for one dbt call (dbt reads them through env_var()), then restore them,
+    so that paths given for one call never leak into the rest of the process."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run_dbt(
     command: str,
     as_of: datetime,
@@ -55,7 +73,6 @@ def run_dbt(
 
     project = settings.dbt_project_dir()
     env = dbt_env(warehouse, landing)
-    os.environ.update(env)
     Path(env["TAILOR_WAREHOUSE"]).parent.mkdir(parents=True, exist_ok=True)
     args = [
         command,
@@ -74,7 +91,8 @@ def run_dbt(
     args += extra_args or []
     log.info("dbt %s (as_of %s)", command, as_of_var(as_of))
     try:
-        outcome = dbtRunner().invoke(args)
+        with environment(env):
+            outcome = dbtRunner().invoke(args)
     finally:
         _release_duckdb()
     if outcome.exception is not None:

@@ -58,12 +58,21 @@ def member_row(
     orders: int | None = None,
 ) -> dict[str, Any]:
     first, last = f"First{i}", f"Last{i}"
-    merge = {"FNAME": first, "LNAME": last, "ORDERS": str(orders if orders is not None else i % 7),
-             "SPENT": f"{i * 3.5:.2f}"}
+    merge = {
+        "FNAME": first,
+        "LNAME": last,
+        "ORDERS": str(orders if orders is not None else i % 7),
+        "SPENT": f"{i * 3.5:.2f}",
+    }
     return {
-        "audience": audience, "esp_tag": esp_tag, "customer_id": f"c{i:05d}",
-        "email": email or f"customer{i:05d}@mail.tailor-shop.com", "email_status": status,
-        "first_name": first, "last_name": last, "merge_fields": json.dumps(merge),
+        "audience": audience,
+        "esp_tag": esp_tag,
+        "customer_id": f"c{i:05d}",
+        "email": email or f"customer{i:05d}@mail.tailor-shop.com",
+        "email_status": status,
+        "first_name": first,
+        "last_name": last,
+        "merge_fields": json.dumps(merge),
         "reason": "test",
     }
 
@@ -73,8 +82,17 @@ def write_members(warehouse: Path, rows: Sequence[dict[str, Any]]) -> None:
     import duckdb
     import pandas as pd
 
-    columns = ["audience", "esp_tag", "customer_id", "email", "email_status", "first_name",
-               "last_name", "merge_fields", "reason"]
+    columns = [
+        "audience",
+        "esp_tag",
+        "customer_id",
+        "email",
+        "email_status",
+        "first_name",
+        "last_name",
+        "merge_fields",
+        "reason",
+    ]
     frame = pd.DataFrame(list(rows), columns=columns)
     con = duckdb.connect(str(warehouse))
     try:

@@ -19,14 +19,21 @@ H = subscriber_hash(EMAIL)
 MEMBERS = f"/3.0/lists/{LIST_ID}/members"
 
 
-def call(standin: MailchimpStandIn, method: str, path: str, body: Any = None,
-         query: dict[str, str] | None = None, key: str | None = KEY):
+def call(
+    standin: MailchimpStandIn,
+    method: str,
+    path: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    key: str | None = KEY,
+):
     headers = {}
     if key is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(f"anyuser:{key}".encode()).decode()
     raw = json.dumps(body).encode() if body is not None else b""
-    req = Request(method, path, {k: [v] for k, v in (query or {}).items()},
-                  CaseInsensitiveDict(headers), raw)
+    req = Request(
+        method, path, {k: [v] for k, v in (query or {}).items()}, CaseInsensitiveDict(headers), raw
+    )
     return standin.handle(req)
 
 
@@ -36,8 +43,12 @@ def mc() -> MailchimpStandIn:
 
 
 def put(mc, email=EMAIL, **body):
-    return call(mc, "PUT", f"{MEMBERS}/{subscriber_hash(email)}",
-                {"email_address": email, "status_if_new": "subscribed", **body})
+    return call(
+        mc,
+        "PUT",
+        f"{MEMBERS}/{subscriber_hash(email)}",
+        {"email_address": email, "status_if_new": "subscribed", **body},
+    )
 
 
 def assert_problem(resp, status: int, title: str) -> dict:
@@ -76,25 +87,43 @@ def test_lists_and_member_count(mc):
 def test_merge_fields_defaults_creation_rules_and_the_30_limit(mc):
     path = f"/3.0/lists/{LIST_ID}/merge-fields"
     page = call(mc, "GET", path, query={"count": "1000"}).body
-    assert [f["tag"] for f in page["merge_fields"]] == ["FNAME", "LNAME", "ADDRESS", "PHONE",
-                                                        "BIRTHDAY"]
-    assert call(mc, "GET", path, query={"count": "2", "offset": "1"}).body["merge_fields"][0][
-        "tag"] == "LNAME"
+    assert [f["tag"] for f in page["merge_fields"]] == [
+        "FNAME",
+        "LNAME",
+        "ADDRESS",
+        "PHONE",
+        "BIRTHDAY",
+    ]
+    assert (
+        call(mc, "GET", path, query={"count": "2", "offset": "1"}).body["merge_fields"][0]["tag"]
+        == "LNAME"
+    )
     created = call(mc, "POST", path, {"tag": "ORDERS", "name": "Orders", "type": "number"})
     assert created.status == 200 and created.body["merge_id"] == 6
-    assert_problem(call(mc, "POST", path, {"tag": "ORDERS", "name": "x", "type": "text"}),
-                   400, "Invalid Resource")
+    assert_problem(
+        call(mc, "POST", path, {"tag": "ORDERS", "name": "x", "type": "text"}),
+        400,
+        "Invalid Resource",
+    )
     for bad in ("orders", "TOOLONGTAG_1", "SP ACE"):
-        assert_problem(call(mc, "POST", path, {"tag": bad, "name": "x", "type": "text"}),
-                       400, "Invalid Resource")
-    assert_problem(call(mc, "POST", path, {"tag": "X", "name": "x", "type": "blob"}),
-                   400, "Invalid Resource")
+        assert_problem(
+            call(mc, "POST", path, {"tag": bad, "name": "x", "type": "text"}),
+            400,
+            "Invalid Resource",
+        )
+    assert_problem(
+        call(mc, "POST", path, {"tag": "X", "name": "x", "type": "blob"}), 400, "Invalid Resource"
+    )
     for n in range(24):
-        assert call(mc, "POST", path, {"tag": f"F{n}", "name": f"F{n}", "type": "text"}).status \
-            == 200
+        assert (
+            call(mc, "POST", path, {"tag": f"F{n}", "name": f"F{n}", "type": "text"}).status == 200
+        )
     assert call(mc, "GET", path).body["total_items"] == 30
-    body = assert_problem(call(mc, "POST", path, {"tag": "ONEMORE", "name": "x", "type": "text"}),
-                          400, "Invalid Resource")
+    body = assert_problem(
+        call(mc, "POST", path, {"tag": "ONEMORE", "name": "x", "type": "text"}),
+        400,
+        "Invalid Resource",
+    )
     assert "30" in body["detail"]
 
 
@@ -109,15 +138,23 @@ def test_put_upserts_with_status_if_new_only_for_new_members(mc):
         body = {"email_address": EMAIL, "status_if_new": "subscribed"}
         del body[missing]
         assert_problem(call(mc, "PUT", f"{MEMBERS}/{H}", body), 400, "Invalid Resource")
-    assert_problem(call(mc, "PUT", f"{MEMBERS}/{'0' * 32}",
-                        {"email_address": EMAIL, "status_if_new": "subscribed"}),
-                   400, "Invalid Resource")
+    assert_problem(
+        call(
+            mc,
+            "PUT",
+            f"{MEMBERS}/{'0' * 32}",
+            {"email_address": EMAIL, "status_if_new": "subscribed"},
+        ),
+        400,
+        "Invalid Resource",
+    )
 
 
 def test_single_call_validation(mc):
     body = assert_problem(put(mc, "not-an-email@nowhere"), 400, "Invalid Resource")
-    assert body["detail"] == ("not-an-email@nowhere looks fake or invalid, please enter a real "
-                              "email address.")
+    assert body["detail"] == (
+        "not-an-email@nowhere looks fake or invalid, please enter a real email address."
+    )
     assert_problem(put(mc, status_if_new="member"), 400, "Invalid Resource")
     assert_problem(put(mc, merge_fields={"FNAME": {"first": "Jane"}}), 400, "Invalid Resource")
     assert_problem(put(mc, merge_fields={"FNAME": True}), 400, "Invalid Resource")
@@ -132,11 +169,17 @@ def test_compliance_states_are_never_resubscribed(mc):
     assert put(mc).body["status"] == "unsubscribed"
     body = assert_problem(put(mc, status="subscribed"), 400, "Member In Compliance State")
     assert "is in a compliance state" in body["detail"]
-    assert_problem(call(mc, "PATCH", f"{MEMBERS}/{H}", {"status": "subscribed"}),
-                   400, "Member In Compliance State")
-    batch = call(mc, "POST", f"/3.0/lists/{LIST_ID}",
-                 {"members": [{"email_address": EMAIL, "status": "subscribed"}],
-                  "update_existing": True}).body
+    assert_problem(
+        call(mc, "PATCH", f"{MEMBERS}/{H}", {"status": "subscribed"}),
+        400,
+        "Member In Compliance State",
+    )
+    batch = call(
+        mc,
+        "POST",
+        f"/3.0/lists/{LIST_ID}",
+        {"members": [{"email_address": EMAIL, "status": "subscribed"}], "update_existing": True},
+    ).body
     assert batch["error_count"] == 1 and "compliance state" in batch["errors"][0]["error"]
     assert mc.member(EMAIL)["status"] == "unsubscribed"
     # Pending (a confirmation email) is the way back, and PATCH may do that.
@@ -147,11 +190,17 @@ def test_batch_subscribe_as_the_spec_describes(mc):
     put(mc, merge_fields={"FNAME": "Old"})
     members = [
         {"email_address": EMAIL, "status": "transactional", "merge_fields": {"FNAME": "New"}},
-        {"email_address": "new1@mail.tailor-shop.com", "status": "subscribed",
-         "merge_fields": {"FNAME": "A"}},
+        {
+            "email_address": "new1@mail.tailor-shop.com",
+            "status": "subscribed",
+            "merge_fields": {"FNAME": "A"},
+        },
         {"email_address": "bad@@mail.tailor-shop.com", "status": "subscribed"},
-        {"email_address": "new2@mail.tailor-shop.com", "status": "subscribed",
-         "merge_fields": {"FNAME": ["x"]}},
+        {
+            "email_address": "new2@mail.tailor-shop.com",
+            "status": "subscribed",
+            "merge_fields": {"FNAME": ["x"]},
+        },
         {"email_address": "new3@mail.tailor-shop.com", "status": "nope"},
     ]
     r = call(mc, "POST", f"/3.0/lists/{LIST_ID}", {"members": members, "update_existing": False})
@@ -165,8 +214,7 @@ def test_batch_subscribe_as_the_spec_describes(mc):
     assert "looks fake or invalid" in errors["bad@@mail.tailor-shop.com"]["error"]
     assert errors["new2@mail.tailor-shop.com"]["field"] == "FNAME"
     assert errors["new3@mail.tailor-shop.com"]["field"] == "status"
-    assert set(errors[EMAIL]) == {"email_address", "error", "error_code", "field",
-                                  "field_message"}
+    assert set(errors[EMAIL]) == {"email_address", "error", "error_code", "field", "field_message"}
     assert mc.member(EMAIL)["merge_fields"]["FNAME"] == "Old"  # untouched
 
     # update_existing changes existing members' status: why Tailor never uses it.
@@ -177,8 +225,9 @@ def test_batch_subscribe_as_the_spec_describes(mc):
 
 def test_batch_limits_and_fields(mc):
     path = f"/3.0/lists/{LIST_ID}"
-    many = [{"email_address": f"u{i}@mail.tailor-shop.com", "status": "subscribed"}
-            for i in range(501)]
+    many = [
+        {"email_address": f"u{i}@mail.tailor-shop.com", "status": "subscribed"} for i in range(501)
+    ]
     assert_problem(call(mc, "POST", path, {"members": many}), 400, "Invalid Resource")
     assert call(mc, "POST", path, {"members": many[:500]}).body["total_created"] == 500
     # The batch's member schema has `status`, not `status_if_new`, and no tags.
@@ -187,8 +236,12 @@ def test_batch_limits_and_fields(mc):
         assert_problem(call(mc, "POST", path, {"members": [member]}), 400, "Invalid Resource")
     dup = [{"email_address": "d@mail.tailor-shop.com", "status": "subscribed"}] * 2
     assert call(mc, "POST", path, {"members": dup}).body["error_count"] == 1
-    assert call(mc, "POST", path, {"members": dup}, query={"skip_duplicate_check": "true"}
-                ).body["error_count"] == 1  # now it exists: ERROR_CONTACT_EXISTS, once
+    assert (
+        call(mc, "POST", path, {"members": dup}, query={"skip_duplicate_check": "true"}).body[
+            "error_count"
+        ]
+        == 1
+    )  # now it exists: ERROR_CONTACT_EXISTS, once
 
 
 def test_members_listing_pagination(mc):
@@ -204,16 +257,31 @@ def test_members_listing_pagination(mc):
 def test_tags(mc):
     put(mc)
     path = f"{MEMBERS}/{H}/tags"
-    r = call(mc, "POST", path, {"tags": [{"name": "Frequent buyers", "status": "active"},
-                                         {"name": "Lapsed", "status": "active"}]})
+    r = call(
+        mc,
+        "POST",
+        path,
+        {
+            "tags": [
+                {"name": "Frequent buyers", "status": "active"},
+                {"name": "Lapsed", "status": "active"},
+            ]
+        },
+    )
     assert r.status == 204 and r.body is None
     call(mc, "POST", path, {"tags": [{"name": "Lapsed", "status": "inactive"}]})
     tags = call(mc, "GET", path).body
     assert [t["name"] for t in tags["tags"]] == ["Frequent buyers"] and tags["total_items"] == 1
-    assert_problem(call(mc, "POST", path, {"tags": [{"name": "X", "status": "on"}]}),
-                   400, "Invalid Resource")
-    assert_problem(call(mc, "POST", f"{MEMBERS}/{'f' * 32}/tags",
-                        {"tags": [{"name": "X", "status": "active"}]}), 404, "Resource Not Found")
+    assert_problem(
+        call(mc, "POST", path, {"tags": [{"name": "X", "status": "on"}]}), 400, "Invalid Resource"
+    )
+    assert_problem(
+        call(
+            mc, "POST", f"{MEMBERS}/{'f' * 32}/tags", {"tags": [{"name": "X", "status": "active"}]}
+        ),
+        404,
+        "Resource Not Found",
+    )
 
 
 def test_archive_and_permanent_delete(mc):
@@ -232,8 +300,10 @@ def test_stats_reset_and_persistence(tmp_path):
     put(mc)
     put(mc, "b@mail.tailor-shop.com")
     call(mc, "GET", f"{MEMBERS}/{H}")
-    assert mc.stats() == {"PUT /lists/{list_id}/members/{hash}": 2,
-                          "GET /lists/{list_id}/members/{hash}": 1}
+    assert mc.stats() == {
+        "PUT /lists/{list_id}/members/{hash}": 2,
+        "GET /lists/{list_id}/members/{hash}": 1,
+    }
     stats = call(mc, "GET", "/3.0/_sandbox/stats").body
     assert stats["total_requests"] == 3 and stats["requests"] == mc.stats()
     mc.close()
@@ -249,8 +319,10 @@ def test_stats_reset_and_persistence(tmp_path):
 def test_more_than_ten_simultaneous_connections_get_429():
     mc = MailchimpStandIn(api_key=KEY, latency=0.2)
     statuses: list[int] = []
-    threads = [threading.Thread(target=lambda: statuses.append(
-        call(mc, "GET", "/3.0/lists").status)) for _ in range(14)]
+    threads = [
+        threading.Thread(target=lambda: statuses.append(call(mc, "GET", "/3.0/lists").status))
+        for _ in range(14)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -28,13 +28,17 @@ def tags_of(standin, email: str) -> set[str]:
 
 
 def state(warehouse: Path) -> dict[tuple[str, str], tuple]:
-    rows = query(warehouse, "select audience, customer_id, status, last_error, email "
-                            "from main.sync_state where destination = 'mailchimp'")
+    rows = query(
+        warehouse,
+        "select audience, customer_id, status, last_error, email "
+        "from main.sync_state where destination = 'mailchimp'",
+    )
     return {(a, c): (s, e, m) for a, c, s, e, m in rows}
 
 
 def test_first_sync_adds_everyone_then_rerun_sends_nothing(
-        warehouse, standin, counts, make_destination):
+    warehouse, standin, counts, make_destination
+):
     rows = [member_row(i) for i in range(40)]
     rows += [member_row(i, "lapsed", "Lapsed") for i in range(30, 60)]  # 30..39 in both
     write_members(warehouse, rows)
@@ -61,8 +65,11 @@ def test_first_sync_adds_everyone_then_rerun_sends_nothing(
         assert tags_of(standin, m["email_address"]) == expected
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 60
 
-    runs = query(warehouse, "select audience, adds, failed, status from main.sync_runs "
-                            "where run_id = 'run-1' order by audience")
+    runs = query(
+        warehouse,
+        "select audience, adds, failed, status from main.sync_runs "
+        "where run_id = 'run-1' order by audience",
+    )
     assert runs == [("frequent_buyers", 40, 0, "success"), ("lapsed", 30, 0, "success")]
 
     counts.mark()
@@ -73,7 +80,8 @@ def test_first_sync_adds_everyone_then_rerun_sends_nothing(
 
 
 def test_one_changed_merge_field_sends_exactly_one_update(
-        warehouse, standin, counts, make_destination):
+    warehouse, standin, counts, make_destination
+):
     rows = [member_row(i) for i in range(50)]
     write_members(warehouse, rows)
     sync_destination(warehouse, make_destination(), run_id="r1")
@@ -91,15 +99,18 @@ def test_one_changed_merge_field_sends_exactly_one_update(
 
 
 def test_a_row_leaving_its_segment_gets_its_tag_set_inactive(
-        warehouse, standin, counts, make_destination):
+    warehouse, standin, counts, make_destination
+):
     rows = [member_row(i) for i in range(10)] + [member_row(3, "lapsed", "Lapsed")]
     write_members(warehouse, rows)
     sync_destination(warehouse, make_destination(), run_id="r1")
     email = "customer00003@mail.tailor-shop.com"
     assert tags_of(standin, email) == {"Frequent buyers", "Lapsed"}
 
-    write_members(warehouse, [r for r in rows if r["customer_id"] != "c00003"
-                              or r["audience"] != "frequent_buyers"])
+    write_members(
+        warehouse,
+        [r for r in rows if r["customer_id"] != "c00003" or r["audience"] != "frequent_buyers"],
+    )
     counts.mark()
     report = sync_destination(warehouse, make_destination(), run_id="r2")
 
@@ -117,10 +128,12 @@ def test_a_row_leaving_its_segment_gets_its_tag_set_inactive(
     assert tags_of(standin, email) == {"Frequent buyers", "Lapsed"}
 
 
-def test_invalid_addresses_fail_alone_and_are_retried(
-        warehouse, standin, counts, make_destination):
-    bad = {17: "bad..dots@mail.tailor-shop.com", 250: "no-tld@localhost",
-           444: "someone@shop.invalid"}
+def test_invalid_addresses_fail_alone_and_are_retried(warehouse, standin, counts, make_destination):
+    bad = {
+        17: "bad..dots@mail.tailor-shop.com",
+        250: "no-tld@localhost",
+        444: "someone@shop.invalid",
+    }
     rows = [member_row(i, email=bad.get(i)) for i in range(500)]
     write_members(warehouse, rows)
 
@@ -148,12 +161,13 @@ def test_invalid_addresses_fail_alone_and_are_retried(
     c = retry.audiences["frequent_buyers"]
     assert (c.adds, c.updates, c.unchanged, c.failed) == (0, 0, 497, 3)
     assert "3 failed" in retry.summary()
-    assert query(warehouse, "select count(*) from main.sync_state where status = 'failed' "
-                            "and last_run_id = 'r2'") == [(3,)]
+    assert query(
+        warehouse,
+        "select count(*) from main.sync_state where status = 'failed' and last_run_id = 'r2'",
+    ) == [(3,)]
 
 
-def test_an_unsubscribed_member_is_never_resubscribed(
-        warehouse, standin, counts, make_destination):
+def test_an_unsubscribed_member_is_never_resubscribed(warehouse, standin, counts, make_destination):
     rows = [member_row(i) for i in range(5)]
     write_members(warehouse, rows)
     sync_destination(warehouse, make_destination(), run_id="r1")
@@ -176,7 +190,8 @@ def test_an_unsubscribed_member_is_never_resubscribed(
 
 
 def test_an_existing_esp_contact_keeps_its_status_when_first_added(
-        warehouse, standin, make_destination):
+    warehouse, standin, make_destination
+):
     email = "customer00000@mail.tailor-shop.com"
     # Already in the ESP, unsubscribed, before Tailor knew about them.
     dest = make_destination()
@@ -220,7 +235,8 @@ class Recording:
 
 
 def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
-        warehouse, standin, make_destination):
+    warehouse, standin, make_destination
+):
     rows = [member_row(i) for i in range(250)]
     write_members(warehouse, rows)
     sent: Counter = Counter()
@@ -228,13 +244,16 @@ def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
     crashing = Recording(make_destination(batch_size=100), sent, crash_after=1)
     with pytest.raises(RuntimeError, match="worker killed"):
         sync_destination(warehouse, crashing, run_id="r1")
-    assert query(warehouse, "select status from main.sync_runs where run_id = 'r1'") == \
-        [("failed",)]
-    assert query(warehouse, "select count(*) from main.sync_state where status = 'synced'") == \
-        [(100,)]
+    assert query(warehouse, "select status from main.sync_runs where run_id = 'r1'") == [
+        ("failed",)
+    ]
+    assert query(warehouse, "select count(*) from main.sync_state where status = 'synced'") == [
+        (100,)
+    ]
 
-    report = sync_destination(warehouse, Recording(make_destination(batch_size=100), sent),
-                              run_id="r2")
+    report = sync_destination(
+        warehouse, Recording(make_destination(batch_size=100), sent), run_id="r2"
+    )
     assert report.audiences["frequent_buyers"].adds == 150
     assert report.audiences["frequent_buyers"].unchanged == 100
     assert len(sent) == 500 and set(sent.values()) == {1}  # 250 upserts + 250 tags, once each
@@ -252,7 +271,8 @@ def test_tags_respect_max_connections(warehouse, standin, counts, make_destinati
 
 
 def test_too_many_merge_fields_fail_before_anything_is_sent(
-        warehouse, standin, counts, make_destination):
+    warehouse, standin, counts, make_destination
+):
     merge = {f"FIELD{n}": "x" for n in range(26)}  # 5 defaults + 26 > 30
     row = member_row(1)
     row["merge_fields"] = json.dumps(merge)
@@ -268,8 +288,11 @@ def test_dry_run_reports_and_sends_nothing(warehouse, counts, make_destination):
     report = sync_destination(warehouse, make_destination(), run_id="d1", dry_run=True)
     assert report.audiences["frequent_buyers"].adds == 12
     assert counts.since_mark() == {}
-    assert query(warehouse, "select count(*) from information_schema.tables "
-                            "where table_name in ('sync_state', 'sync_runs')") == [(0,)]
+    assert query(
+        warehouse,
+        "select count(*) from information_schema.tables "
+        "where table_name in ('sync_state', 'sync_runs')",
+    ) == [(0,)]
     assert "12 added" in report.summary()
 
 
@@ -297,8 +320,16 @@ def test_csv_export_one_file_per_audience(warehouse, tmp_path):
     assert paths["lapsed"] == out / "lapsed.csv"
     with paths["frequent_buyers"].open(newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == ["customer_id", "email", "first_name", "last_name",
-                        "FNAME", "LNAME", "ORDERS", "SPENT"]
+    assert table[0] == [
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "FNAME",
+        "LNAME",
+        "ORDERS",
+        "SPENT",
+    ]
     assert [r[0] for r in table[1:]] == ["c00001", "c00002", "c00003"]
     assert table[3][2] == "" and table[3][4] == "First3"  # null first_name, merge value kept
     assert table[1][6:] == ["1", "3.50"]

@@ -24,8 +24,10 @@ AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 def airflow_environment(home: Path, data: Path, sandbox_url: str, **extra: str) -> dict[str, str]:
     env = {**os.environ, **local.airflow_env(home), **local.connection_env(sandbox_url)}
+    for key in ("TAILOR_WAREHOUSE", "TAILOR_LANDING_DIR", "TAILOR_EXPORTS_DIR",
+                "TAILOR_REPORTS_DIR", "TAILOR_EXPECTATIONS_DIR"):
+        env.pop(key, None)
     env.update({"TAILOR_DATA_DIR": str(data), **extra})
-    env.pop("TAILOR_WAREHOUSE", None)
     return env
 
 

@@ -55,7 +55,13 @@ def expected_ids(store: Path, file: str, updated, start: datetime, end: datetime
     return ids
 
 
-@pytest.mark.parametrize("query", [shopify.CUSTOMERS_QUERY, shopify.ORDERS_QUERY])
+@pytest.mark.parametrize(
+    "query",
+    [
+        *(entity.query for entity in shopify.ENTITIES.values()),
+        *(entity.count_query for entity in shopify.ENTITIES.values()),
+    ],
+)
 def test_every_shopify_query_is_valid_against_the_real_schema(query: str) -> None:
     schema = graphql.build_client_schema(json.loads(gzip.decompress(SCHEMA.read_bytes()))["data"])
     assert graphql.validate(schema, graphql.parse(query)) == []

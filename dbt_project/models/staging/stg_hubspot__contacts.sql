@@ -19,10 +19,11 @@ renamed as (
         {{ payload('$.properties.lastname') }} as last_name,
         {{ payload('$.properties.email') }} as email_raw,
         {{ normalise_email(payload('$.properties.email')) }} as email,
-        {{ payload('$.properties.phone') }} as phone,
+        {{ payload('$.properties.phone') }} as phone_raw,
+        {{ payload('$.properties.address') }} as address_line_1,
         {{ payload('$.properties.city') }} as city,
-        {{ payload('$.properties.state') }} as region_code,
-        {{ payload('$.properties.country') }} as country_code,
+        {{ payload('$.properties.state') }} as region_raw,
+        {{ payload('$.properties.country') }} as country_raw,
         {{ payload('$.properties.zip') }} as postal_code,
         lower({{ payload('$.properties.lifecyclestage') }}) as lifecycle_stage,
         {{ payload('$.properties.hs_lead_status') }} as lead_status,
@@ -39,11 +40,27 @@ renamed as (
     from latest
 ),
 
-flagged as (
+normalised as (
     select
         *,
-        {{ is_valid_email('email') }} as is_email_valid
+        {{ identity_email_is_valid('email') }} as is_email_valid,
+        {{ identity_country_code('country_raw') }} as country_code
     from renamed
+),
+
+keyed as (
+    select
+        * exclude (phone_raw, region_raw),
+        phone_raw as phone,
+        {{ identity_phone_e164('phone_raw', 'country_code') }} as phone_e164,
+        coalesce({{ identity_region_code('region_raw', 'country_code') }}, region_raw)
+            as region_code,
+        {{ identity_name_key('first_name') }} as first_name_key,
+        {{ identity_first_name_key('first_name') }} as first_name_canonical,
+        {{ identity_name_key('last_name') }} as last_name_key,
+        {{ identity_postal_key('postal_code') }} as postal_key,
+        {{ identity_address_key('address_line_1') }} as address_key
+    from normalised
 )
 
-select * from flagged
+select * from keyed

@@ -10,6 +10,13 @@ A destination is small on purpose, so that adding an ESP means writing one modul
 - `upsert_members(members)`: create or update contacts; never change an existing contact's
   subscription status and never re-subscribe anyone. One outcome per member, in any order.
 - `set_tags(changes)`: add or remove one tag per change. One outcome per change.
+- `clear_fields(contacts, merge_tags)`: empty these merge fields on existing contacts (a
+  contact the ESP does not hold counts as done; none is created).
+- `archive_members(contacts)`: take contacts off the audience, reversibly (Mailchimp archives).
+- `unsubscribe_members(contacts)`: set existing contacts to unsubscribed (consent revoked
+  in a source); a contact the ESP does not hold counts as done.
+- `erase_members(contacts)`: delete contacts permanently (an erasure request); absent
+  contacts count as done.
 - `close()`.
 
 Outcomes carry the ESP's own message for a rejected row; a destination raises only when
@@ -45,6 +52,14 @@ class TagChange:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """An existing contact the engine acts on (archive, unsubscribe, erase, clear)."""
+
+    key: str
+    email: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     key: str
     ok: bool
@@ -61,7 +76,17 @@ class Destination(Protocol):
 
     def set_tags(self, changes: Sequence[TagChange]) -> list[Outcome]: ...
 
+    def clear_fields(
+        self, contacts: Sequence[Contact], merge_tags: Collection[str]
+    ) -> list[Outcome]: ...
+
+    def archive_members(self, contacts: Sequence[Contact]) -> list[Outcome]: ...
+
+    def unsubscribe_members(self, contacts: Sequence[Contact]) -> list[Outcome]: ...
+
+    def erase_members(self, contacts: Sequence[Contact]) -> list[Outcome]: ...
+
     def close(self) -> None: ...
 
 
-__all__ = ["Destination", "Member", "Outcome", "TagChange"]
+__all__ = ["Contact", "Destination", "Member", "Outcome", "TagChange"]

@@ -14,6 +14,9 @@ How each rule of the API shapes the calls:
   allows 10 simultaneous connections per user).
 - Merge fields must exist before values for them are kept (unknown tags are silently
   dropped), and a list holds at most 30: `prepare` creates what is missing or fails clearly.
+- Leaving and consent go through single-member calls, 404 meaning "already gone": PATCH
+  clears merge fields or sets `unsubscribed`, DELETE archives (reversible), and
+  `actions/delete-permanent` erases (the address can then never be re-imported by API).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from tailor.destinations import Member, Outcome, TagChange
+from tailor.destinations import Contact, Member, Outcome, TagChange
 from tailor.http import HttpClient, HttpError
 from tailor.redact import get_logger, mask_email
 
@@ -289,6 +292,37 @@ class MailchimpDestination:
             message = problem_message(response)
             return [Outcome(c.key, False, message) for c in group]
         return [Outcome(c.key, True) for c in group]
+
+    # ---- leaving, consent and erasure ------------------------------------------------
+
+    def clear_fields(
+        self, contacts: Sequence[Contact], merge_tags: Collection[str]
+    ) -> list[Outcome]:
+        body = {"merge_fields": {tag: "" for tag in sorted(merge_tags)}}
+        return self._parallel(lambda c: self._member_call(c, "PATCH", "", body), list(contacts))
+
+    def archive_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
+        return self._parallel(lambda c: self._member_call(c, "DELETE", ""), list(contacts))
+
+    def unsubscribe_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
+        body = {"status": "unsubscribed"}
+        return self._parallel(lambda c: self._member_call(c, "PATCH", "", body), list(contacts))
+
+    def erase_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
+        return self._parallel(
+            lambda c: self._member_call(c, "POST", "/actions/delete-permanent"), list(contacts)
+        )
+
+    def _member_call(
+        self, contact: Contact, method: str, suffix: str, body: dict[str, Any] | None = None
+    ) -> Outcome:
+        path = f"{self._list}/members/{subscriber_hash(contact.email)}{suffix}"
+        response = self._call(method, path, json=body, accept=(400, 404))
+        if response.status_code == 400:
+            message = problem_message(response)
+            log.info("mailchimp refused %s on %s: %s", method, mask_email(contact.email), message)
+            return Outcome(contact.key, False, message)
+        return Outcome(contact.key, True)  # 404: nothing to act on, which is the goal
 
     # ---- plumbing ----------------------------------------------------------------------
 

@@ -6,9 +6,23 @@ to this destination (`sync_state`), and sends only the difference:
 - add: a row not in the state (or removed earlier): upsert the contact, tag it;
 - update: a row whose payload hash changed, or whose last attempt failed: upsert again
   (and move the tag if the email or the tag changed);
-- removal: a row sent earlier that left the audience: its tag is set inactive (the
-  contact stays in the ESP, with its subscription status untouched);
-- unchanged: nothing is sent.
+- removal: a row sent earlier that left the audience: its tag is set inactive, and, as the
+  audience's `on_leave` says, its merge fields are cleared (`clear`) or the contact is
+  archived (`delete`) unless it is still in another audience of this destination;
+- unchanged: nothing is sent;
+- skipped: a row that may not be sent (its `email_status` allows no marketing, or the
+  person asked to be erased); counted, never sent.
+
+Consent: nobody is ever sent with a status other than `subscribed`/`transactional`, and
+those only as `status_if_new` (an ESP-side unsubscribe stands). A person whose consent is
+revoked in any source (`dim_customers.email_consent_state` unsubscribed, cleaned, bounced,
+erased...) leaves every audience and is set to unsubscribed in the ESP. An erasure request
+(`main.erasure_requests`, or a file of addresses) deletes the person permanently from the
+destination once, is remembered by hash in `sync_erasures`, and blanks their state rows.
+
+Safety: when a run would remove more than `max_removal_share` (default 20%) of an
+audience's synced members, nothing is sent and `SafetyStop` says why, unless forced: a
+broken upstream load must not empty a list.
 
 State is committed after every batch the destination acknowledged, in one transaction,
 so a crash between batches neither loses a send nor repeats one; a crash inside a batch
@@ -25,13 +39,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tailor.destinations import Destination, Member, Outcome, TagChange
+from tailor.destinations import Contact, Destination, Member, Outcome, TagChange
+from tailor.destinations.audiences import AudienceSpec
 from tailor.redact import get_logger, mask_email
 
 log = get_logger(__name__)
@@ -55,7 +70,7 @@ create table if not exists main.sync_state (
     customer_id  varchar not null,
     email        varchar,
     payload_hash varchar,
-    status       varchar not null,   -- synced | failed | removed
+    status       varchar not null,   -- synced | failed | removed | erased
     last_error   varchar,
     last_run_id  varchar,
     updated_at   timestamptz,
@@ -75,10 +90,35 @@ create table if not exists main.sync_runs (
     removals    integer,
     unchanged   integer,
     failed      integer,
-    status      varchar,             -- success | partial | failed
+    status      varchar,             -- success | partial | failed | stopped
+    skipped     integer,
     primary key (run_id, destination, audience)
 )
 """
+ERASURES_DDL = """
+create table if not exists main.sync_erasures (
+    destination varchar not null,
+    email_hash  varchar not null,     -- sha256 of the lower-cased address, never the address
+    erased_at   timestamptz,
+    run_id      varchar,
+    primary key (destination, email_hash)
+)
+"""
+REVOCATIONS_DDL = """
+create table if not exists main.sync_revocations (
+    destination varchar not null,
+    email_hash  varchar not null,     -- contacts unsubscribed because a source revoked consent
+    revoked_at  timestamptz,
+    run_id      varchar,
+    primary key (destination, email_hash)
+)
+"""
+SENDABLE_STATUSES = frozenset({"subscribed", "transactional"})
+REVOKED_CONSENT = frozenset(
+    {"unsubscribed", "cleaned", "bounced", "erased", "redacted", "invalid", "complained"}
+)
+DEFAULT_MAX_REMOVAL_SHARE = 0.2
+SAMPLE_SIZE = 5
 MEMBERS_SQL = """
 select audience, esp_tag, customer_id, email, email_status, first_name, last_name,
        merge_fields
@@ -100,6 +140,11 @@ class AudienceCounts:
     removals: int = 0
     unchanged: int = 0
     failed: int = 0
+    skipped: int = 0
+
+
+class SafetyStop(RuntimeError):
+    """The sync would remove too large a share of an audience; nothing was sent."""
 
 
 @dataclass
@@ -117,6 +162,10 @@ class SyncReport:
     dry_run: bool = False
     audiences: dict[str, AudienceCounts] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    samples: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # masked emails
+    erased: int = 0
+    unsubscribed: int = 0  # contacts set to unsubscribed because a source revoked consent
+    stopped: list[str] = field(default_factory=list)  # why the safety stop fired
 
     def totals(self) -> AudienceCounts:
         total = AudienceCounts()
@@ -130,13 +179,20 @@ class SyncReport:
         head = (
             f"{self.destination} {'dry run' if self.dry_run else 'sync'} {self.run_id}: "
             f"{t.adds} added, {t.updates} updated, {t.removals} removed, "
-            f"{t.unchanged} unchanged, {t.failed} failed"
+            f"{t.unchanged} unchanged, {t.failed} failed, {t.skipped} skipped, "
+            f"{self.erased} erased, {self.unsubscribed} unsubscribed"
         )
         lines = [head]
         for name, c in sorted(self.audiences.items()):
             lines.append(
-                f"  {name}: +{c.adds} ~{c.updates} -{c.removals} ={c.unchanged} !{c.failed}"
+                f"  {name}: +{c.adds} ~{c.updates} -{c.removals} ={c.unchanged} !{c.failed} "
+                f"skipped {c.skipped}"
             )
+            for action, emails in sorted(self.samples.get(name, {}).items()):
+                if emails:
+                    lines.append(f"    {action}: {', '.join(emails)}")
+        for reason in self.stopped:
+            lines.append(f"  STOPPED: {reason}")
         for f in self.failures[:10]:
             lines.append(f"  failed {f.audience}/{f.customer_id} {f.email}: {f.message}")
         if len(self.failures) > 10:
@@ -177,6 +233,22 @@ class _Plan:
     adds: int = 0
     updates: int = 0
     unchanged: int = 0
+    skipped: list[_Row] = field(default_factory=list)
+    active_before: int = 0  # members synced (or failing) before this run
+    present: frozenset[str] = frozenset()  # lower-cased emails in the audience after the run
+
+    def samples(self) -> dict[str, list[str]]:
+        def masked(emails: Iterable[str | None]) -> list[str]:
+            return [mask_email(e) for e in list(emails)[:SAMPLE_SIZE]]
+
+        return {
+            "add": masked(r.email for r, p in self.sends if p is None or p.status == "removed"),
+            "update": masked(
+                r.email for r, p in self.sends if p is not None and p.status != "removed"
+            ),
+            "remove": masked(p.email for _, p in self.removals),
+            "skip": masked(r.email for r in self.skipped),
+        }
 
 
 def canonical(value: Any) -> str:
@@ -249,9 +321,24 @@ def _read_state(con: Any, destination: str) -> dict[str, dict[str, _Prev]]:
     return state
 
 
-def plan_audience(audience: str, rows: dict[str, _Row], state: dict[str, _Prev]) -> _Plan:
+def plan_audience(
+    audience: str,
+    rows: dict[str, _Row],
+    state: dict[str, _Prev],
+    erased: frozenset[str] = frozenset(),
+) -> _Plan:
+    """Adds, updates, removals and skips for one audience. A row whose status allows no
+    marketing, or whose address is to be erased, is skipped; if it was sent before, it
+    leaves the audience (an erased one is handled by the erasure instead)."""
     plan = _Plan(audience)
+    present: dict[str, _Row] = {}
     for customer_id, row in rows.items():
+        if row.email_status in SENDABLE_STATUSES and row.email.lower() not in erased:
+            present[customer_id] = row
+        else:
+            plan.skipped.append(row)
+    plan.present = frozenset(row.email.lower() for row in present.values())
+    for customer_id, row in present.items():
         prev = state.get(customer_id)
         if prev is None or prev.status == "removed":
             plan.sends.append((row, prev))
@@ -262,7 +349,10 @@ def plan_audience(audience: str, rows: dict[str, _Row], state: dict[str, _Prev])
         else:
             plan.unchanged += 1
     for customer_id, prev in state.items():
-        if customer_id not in rows and prev.status != "removed":
+        if prev.status in ("removed", "erased"):
+            continue
+        plan.active_before += 1
+        if customer_id not in present and (prev.email or "").lower() not in erased:
             plan.removals.append((customer_id, prev))
     return plan
 
@@ -280,12 +370,21 @@ def _now() -> datetime:
 
 
 class _Engine:
-    def __init__(self, con: Any, destination: Destination, run_id: str, known: set[str]):
+    def __init__(
+        self,
+        con: Any,
+        destination: Destination,
+        run_id: str,
+        known: set[str],
+        *,
+        still_present: frozenset[str] = frozenset(),
+    ):
         self.con = con
         self.dest = destination
         self.run_id = run_id
         self.known = known  # emails the destination has acknowledged (any audience)
         self.upserted: dict[str, str] = {}  # email -> payload upserted OK in this run
+        self.still_present = still_present  # emails in some audience after this run
 
     def commit(self, records: Iterable[dict[str, Any]]) -> None:
         """Write one batch's outcomes to sync_state in one transaction (bulk, via Arrow)."""
@@ -409,20 +508,36 @@ class _Engine:
 
     def remove_batch(
         self,
-        audience: str,
+        spec: AudienceSpec,
         batch: Sequence[tuple[str, _Prev]],
         counts: AudienceCounts,
         failures: list[Failure],
     ) -> None:
+        """Untag, then as `spec.on_leave` says clear or archive the contacts no other
+        audience still holds."""
+        errors: dict[str, str] = {}
+
+        def collect(outcomes: Iterable[Outcome], what: str) -> None:
+            for o in outcomes:
+                if not o.ok:
+                    errors.setdefault(o.key, o.error or f"{what} failed")
+
         changes = [
             TagChange(cid, prev.email or "", prev.esp_tag or "", False)
             for cid, prev in batch
             if prev.email and prev.esp_tag
         ]
-        errors: dict[str, str] = {}
-        for o in self.dest.set_tags(changes) if changes else []:
-            if not o.ok:
-                errors.setdefault(o.key, o.error or "tag removal failed")
+        if changes:
+            collect(self.dest.set_tags(changes), "tag removal")
+        leaving = [
+            Contact(cid, prev.email)
+            for cid, prev in batch
+            if prev.email and prev.email.lower() not in self.still_present and cid not in errors
+        ]
+        if leaving and spec.on_leave == "clear" and spec.merge_fields:
+            collect(self.dest.clear_fields(leaving, spec.merge_fields), "clearing merge fields")
+        elif leaving and spec.on_leave == "delete":
+            collect(self.dest.archive_members(leaving), "archiving")
         now = _now()
         records = []
         for cid, prev in batch:
@@ -431,10 +546,10 @@ class _Engine:
                 counts.removals += 1
             else:
                 counts.failed += 1
-                failures.append(Failure(audience, cid, mask_email(prev.email), error))
+                failures.append(Failure(spec.name, cid, mask_email(prev.email), error))
             records.append(
                 self._record(
-                    audience,
+                    spec.name,
                     cid,
                     prev.email,
                     prev.payload_hash,
@@ -445,6 +560,90 @@ class _Engine:
                 )
             )
         self.commit(records)
+
+    def revoke(self, revoked: frozenset[str], report: SyncReport) -> None:
+        """Unsubscribe in the ESP every contact it holds whose consent a source revoked,
+        once per revocation (remembered by hash in `sync_revocations`; a person who consents
+        again is forgotten there, so a later revocation is sent again)."""
+        rows = self.con.execute(
+            "select distinct customer_id, email from main.sync_state "
+            "where destination = ? and status <> 'erased' and email is not null",
+            [self.dest.name],
+        ).fetchall()
+        done = {
+            r[0]
+            for r in self.con.execute(
+                "select email_hash from main.sync_revocations where destination = ?",
+                [self.dest.name],
+            ).fetchall()
+        }
+        wanted: dict[str, str] = {}
+        for customer_id, email in rows:
+            if customer_id in revoked:
+                wanted.setdefault(email_hash(email), email)
+        self.con.execute(
+            "delete from main.sync_revocations where destination = ? and not "
+            "list_contains(?, email_hash)",
+            [self.dest.name, sorted(wanted)],
+        )
+        todo = [email for h, email in sorted(wanted.items()) if h not in done]
+        for batch in _chunks(todo, max(1, int(self.dest.batch_size))):
+            outcomes = self.dest.unsubscribe_members([Contact(e, e) for e in batch])
+            failed = {o.key: o.error or "unsubscribe failed" for o in outcomes if not o.ok}
+            for email, message in failed.items():
+                report.failures.append(Failure("*", "*", mask_email(email), message))
+            ok = [email_hash(e) for e in batch if e not in failed]
+            if ok:
+                self.con.execute(
+                    "insert or replace into main.sync_revocations "
+                    "select ?, unnest(?::varchar[]), now(), ?",
+                    [self.dest.name, ok, self.run_id],
+                )
+            report.unsubscribed += len(ok)
+
+    def erase(self, emails: Sequence[str], report: SyncReport) -> None:
+        """Permanently delete these addresses, remember them by hash, blank their state."""
+        size = max(1, int(self.dest.batch_size))
+        for batch in _chunks(list(emails), size):
+            outcomes = self.dest.erase_members([Contact(e, e) for e in batch])
+            failed = {o.key: o.error or "erasure failed" for o in outcomes if not o.ok}
+            done = [e for e in batch if e not in failed]
+            for email, message in failed.items():
+                report.failures.append(Failure("*", "*", mask_email(email), message))
+            if not done:
+                continue
+            import pandas as pd
+
+            frame = pd.DataFrame(
+                {
+                    "destination": self.dest.name,
+                    "email_hash": [email_hash(e) for e in done],
+                    "erased_at": pd.Timestamp(_now()),
+                    "run_id": self.run_id,
+                }
+            )
+            self.con.register("_tailor_erased", frame)
+            try:
+                self.con.execute("begin transaction")
+                self.con.execute(
+                    "insert or replace into main.sync_erasures "
+                    "select destination, email_hash, erased_at, run_id from _tailor_erased"
+                )
+                self.con.execute(
+                    "update main.sync_state set status = 'erased', email = null, "
+                    "esp_tag = null, payload_hash = null, last_error = null, last_run_id = ? "
+                    "where destination = ? and sha256(lower(email)) in "
+                    "(select email_hash from _tailor_erased)",
+                    [self.run_id, self.dest.name],
+                )
+                self.con.execute("commit")
+            except Exception:
+                self.con.execute("rollback")
+                raise
+            finally:
+                self.con.unregister("_tailor_erased")
+            report.erased += len(done)
+            self.known.difference_update(e.lower() for e in done)
 
     def _record(
         self,
@@ -474,7 +673,9 @@ class _Engine:
         self, audience: str, started: datetime, counts: AudienceCounts, status: str
     ) -> None:
         self.con.execute(
-            "insert or replace into main.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert or replace into main.sync_runs (run_id, destination, audience, started_at, "
+            "finished_at, adds, updates, removals, unchanged, failed, status, skipped) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.run_id,
                 self.dest.name,
@@ -487,6 +688,7 @@ class _Engine:
                 counts.unchanged,
                 counts.failed,
                 status,
+                counts.skipped,
             ],
         )
 
@@ -494,6 +696,73 @@ class _Engine:
 def ensure_state_tables(con: Any) -> None:
     con.execute(STATE_DDL)
     con.execute(RUNS_DDL)
+    con.execute("alter table main.sync_runs add column if not exists skipped integer")
+    con.execute(ERASURES_DDL)
+    con.execute(REVOCATIONS_DDL)
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _table_exists(con: Any, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = ?",
+            [name],
+        ).fetchall()[0][0]
+    )
+
+
+def read_erasure_requests(con: Any, erasure_file: str | Path | None = None) -> set[str]:
+    """Lower-cased addresses to erase: `main.erasure_requests(email)` and/or a file with
+    one address per line (a CSV with an `email` header works too)."""
+    emails: set[str] = set()
+    if _table_exists(con, "erasure_requests"):
+        rows = con.execute("select email from main.erasure_requests").fetchall()
+        emails.update(str(r[0]).strip().lower() for r in rows if r[0])
+    if erasure_file is not None:
+        for line in Path(erasure_file).read_text(encoding="utf-8").splitlines():
+            value = line.split(",", 1)[0].strip().strip('"').lower()
+            if value and value != "email":
+                emails.add(value)
+    bad = sorted(mask_email(e) for e in emails if "@" not in e)
+    if bad:
+        raise ValueError(f"erasure requests hold values that are not addresses: {bad[:5]}")
+    return emails
+
+
+def _erased_hashes(con: Any, destination: str) -> set[str]:
+    if not _table_exists(con, "sync_erasures"):
+        return set()
+    rows = con.execute(
+        "select email_hash from main.sync_erasures where destination = ?", [destination]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _revoked_customers(con: Any) -> frozenset[str]:
+    """Customers whose consent some source revoked, from `dim_customers` when it exists."""
+    if not _table_exists(con, "dim_customers"):
+        return frozenset()
+    states = ", ".join(f"'{s}'" for s in sorted(REVOKED_CONSENT))
+    rows = con.execute(
+        f"select customer_id from main.dim_customers where lower(email_consent_state) in ({states})"
+    ).fetchall()
+    return frozenset(str(r[0]) for r in rows)
+
+
+def _safety_reasons(plans: Sequence[_Plan], share: float) -> list[str]:
+    reasons = []
+    for p in plans:
+        if p.removals and p.active_before and len(p.removals) > share * p.active_before:
+            reasons.append(
+                f"{p.audience}: would remove {len(p.removals)} of {p.active_before} members "
+                f"({len(p.removals) / p.active_before:.0%}), more than the {share:.0%} allowed; "
+                "check the upstream load, or re-run with --force if this is intended"
+            )
+    return reasons
 
 
 def sync_destination(
@@ -502,51 +771,88 @@ def sync_destination(
     *,
     run_id: str,
     dry_run: bool = False,
+    audiences: Mapping[str, AudienceSpec] | None = None,
+    max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE,
+    force: bool = False,
+    erasure_file: str | Path | None = None,
 ) -> SyncReport:
     """Send every audience's adds, updates and removals to `destination`; see the module doc.
 
-    A dry run opens the warehouse read-only, sends nothing, writes nothing and reports what
-    would be sent. Raises if the destination fails as a whole (the batches already
-    acknowledged stay committed); per-row rejections are reported, not raised.
+    `audiences` (from the dbt manifest) gives each audience's `on_leave`; an audience not
+    in it is untagged on leaving. A dry run opens the warehouse read-only, sends nothing,
+    writes nothing and reports the plan with a masked sample per action. Raises
+    `SafetyStop` before sending anything when a removal share is over the limit (unless
+    `force`), and raises if the destination fails as a whole (batches already acknowledged
+    stay committed); per-row rejections are reported, not raised.
     """
     import duckdb
 
+    if not 0.0 <= max_removal_share <= 1.0:
+        raise ValueError("max_removal_share must be between 0 and 1")
     report = SyncReport(destination.name, run_id, dry_run)
+    specs = dict(audiences or {})
     con = duckdb.connect(str(warehouse_path), read_only=dry_run)
     try:
         if not dry_run:
             ensure_state_tables(con)
+        done = _erased_hashes(con, destination.name)
+        erasures = sorted(
+            e for e in read_erasure_requests(con, erasure_file) if email_hash(e) not in done
+        )
+        erased = frozenset(erasures) | frozenset(
+            e for e in read_erasure_requests(con, erasure_file) if email_hash(e) in done
+        )
         members = _read_members(con)
+        revoked = _revoked_customers(con)
+        engine = _Engine(con, destination, run_id, set())
+        if not dry_run:
+            # Consent first: erasures and revocations are sent even if the safety stop fires.
+            if erasures:
+                engine.erase(erasures, report)
+            engine.revoke(revoked, report)
         state = _read_state(con, destination.name)
-        audiences = sorted(set(members) | set(state))
-        plans = [plan_audience(a, members.get(a, {}), state.get(a, {})) for a in audiences]
+        names = sorted(set(members) | set(state))
+        plans = [plan_audience(a, members.get(a, {}), state.get(a, {}), erased) for a in names]
+        for p in plans:
+            report.audiences[p.audience] = AudienceCounts(
+                unchanged=p.unchanged, skipped=len(p.skipped)
+            )
+            report.samples[p.audience] = p.samples()
+        reasons = [] if force else _safety_reasons(plans, max_removal_share)
+        report.stopped = reasons
         if dry_run:
+            report.erased = len(erasures)
             for p in plans:
-                report.audiences[p.audience] = AudienceCounts(
-                    p.adds, p.updates, len(p.removals), p.unchanged, 0
-                )
+                c = report.audiences[p.audience]
+                c.adds, c.updates, c.removals = p.adds, p.updates, len(p.removals)
             return report
+        if reasons:
+            for p in plans:
+                engine.record_run(p.audience, _now(), report.audiences[p.audience], "stopped")
+            raise SafetyStop(
+                f"{destination.name} sync stopped, nothing sent: " + "; ".join(reasons)
+            )
 
         merge_tags = {tag for p in plans for row, _ in p.sends for tag in row.merge_fields}
         if any(p.sends for p in plans):
             destination.prepare(sorted(merge_tags))
-        known = {
+        engine.known = {
             prev.email.lower()
             for by_customer in state.values()
             for prev in by_customer.values()
             if prev.status == "synced" and prev.email
         }
-        engine = _Engine(con, destination, run_id, known)
+        engine.still_present = frozenset().union(*(p.present for p in plans))
         size = max(1, int(destination.batch_size))
         for plan in plans:
             started = _now()
-            counts = AudienceCounts(unchanged=plan.unchanged)
-            report.audiences[plan.audience] = counts
+            counts = report.audiences[plan.audience]
+            spec = specs.get(plan.audience) or AudienceSpec(plan.audience, plan.audience)
             try:
                 for batch in _chunks(plan.sends, size):
                     engine.send_batch(plan.audience, batch, counts, report.failures)
                 for batch in _chunks(plan.removals, size):
-                    engine.remove_batch(plan.audience, batch, counts, report.failures)
+                    engine.remove_batch(spec, batch, counts, report.failures)
             except BaseException:
                 engine.record_run(plan.audience, started, counts, "failed")
                 raise
@@ -554,7 +860,7 @@ def sync_destination(
                 plan.audience, started, counts, "success" if counts.failed == 0 else "partial"
             )
             log.info(
-                "%s %s: +%d ~%d -%d =%d !%d",
+                "%s %s: +%d ~%d -%d =%d !%d skipped %d",
                 destination.name,
                 plan.audience,
                 counts.adds,
@@ -562,6 +868,7 @@ def sync_destination(
                 counts.removals,
                 counts.unchanged,
                 counts.failed,
+                counts.skipped,
             )
         return report
     finally:

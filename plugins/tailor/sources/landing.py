@@ -3,8 +3,14 @@
 A file is written under a temporary name and renamed into place, so a crash leaves no
 half-written file; re-running an interval replaces exactly its file. Each row keeps the
 record's id, its `updated_at` and the full payload as JSON text, so fields the API adds
-later are kept and staging decides what to read. Pages stream to disk as row groups, so
-memory does not grow with the size of a source.
+later are kept and staging decides what to read. Pages stream to disk in row groups of a
+fixed size, so memory does not grow with the size of a source, and the file's bytes do not
+depend on how the API happened to page (a re-run lands the same bytes).
+
+A record that breaks its entity's contract goes to the interval's quarantine file,
+`_quarantine/<source>/<entity>/<interval>.jsonl` under the landing root (outside the folders
+dbt reads), one JSON line with the reason and the raw payload; it is written atomically
+beside the landing file and replaced with it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from tailor.sources.contracts import Contract, lookup
+
+ROW_GROUP_ROWS = 10_000  # rows per Parquet row group: bounded memory, paging-independent bytes
 
 SCHEMA = pa.schema(
     [
@@ -39,6 +49,10 @@ def landing_path(root: Path, source: str, entity: str, start: datetime, end: dat
     return Path(root) / source / entity / f"{stamp(start)}__{stamp(end)}.parquet"
 
 
+def quarantine_path(root: Path, source: str, entity: str, start: datetime, end: datetime) -> Path:
+    return Path(root) / "_quarantine" / source / entity / f"{stamp(start)}__{stamp(end)}.jsonl"
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """ISO-8601 (with Z) or epoch milliseconds, as the APIs send them, to aware UTC."""
     if value in (None, ""):
@@ -56,6 +70,8 @@ class LandResult:
     path: Path
     rows: int
     pages: int
+    quarantined: int = 0
+    quarantine_path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +80,8 @@ class LandResult:
             "path": str(self.path),
             "rows": self.rows,
             "pages": self.pages,
+            "quarantined": self.quarantined,
+            "quarantine_path": str(self.quarantine_path) if self.quarantine_path else None,
         }
 
 
@@ -78,34 +96,64 @@ class LandingWriter:
         start: datetime,
         end: datetime,
         updated_field: str,
+        contract: Contract | None = None,
+        row_group_rows: int = ROW_GROUP_ROWS,
     ):
         self.source, self.entity = source, entity
         self.start, self.end = start.astimezone(UTC), end.astimezone(UTC)
         self.updated_field = updated_field
+        self.contract = contract
+        self.row_group_rows = row_group_rows
         self.path = landing_path(root, source, entity, start, end)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._writer = pq.ParquetWriter(self._tmp, SCHEMA, compression="zstd")
+        self.quarantine = quarantine_path(root, source, entity, start, end)
+        self._quarantine_tmp = self.quarantine.with_name(
+            f".{self.quarantine.name}.{os.getpid()}.tmp"
+        )
+        self._quarantine_fh: Any = None
+        self._ids: list[str] = []
+        self._updated_ats: list[datetime | None] = []
+        self._payloads: list[str] = []
         self.rows = 0
         self.pages = 0
+        self.quarantined = 0
 
-    def _updated(self, record: dict[str, Any]) -> datetime | None:
-        value: Any = record
-        for key in self.updated_field.split("."):
-            value = value.get(key) if isinstance(value, dict) else None
-        return parse_timestamp(value)
+    def _check(self, record: Any) -> tuple[str | None, datetime | None]:
+        """(why the record cannot land, its updated_at)."""
+        reason = self.contract.violation(record) if self.contract else None
+        if reason is None and (not isinstance(record, dict) or record.get("id") is None):
+            reason = "required field id is missing"
+        if reason is not None:
+            return reason, None
+        try:
+            return None, parse_timestamp(lookup(record, self.updated_field))
+        except (TypeError, ValueError) as exc:
+            return f"{self.updated_field} is unreadable: {exc}", None
 
     def write_page(self, records: Iterable[dict[str, Any]]) -> None:
-        records = list(records)
         self.pages += 1
-        if not records:
+        for record in records:
+            reason, updated_at = self._check(record)
+            if reason is not None:
+                self._quarantine(record, reason)
+                continue
+            self._ids.append(str(record["id"]))
+            self._updated_ats.append(updated_at)
+            self._payloads.append(json.dumps(record, sort_keys=True, separators=(",", ":")))
+            if len(self._ids) >= self.row_group_rows:
+                self._flush()
+
+    def _flush(self) -> None:
+        n = len(self._ids)
+        if not n:
             return
-        n = len(records)
         table = pa.table(
             {
-                "id": [str(r["id"]) for r in records],
-                "updated_at": [self._updated(r) for r in records],
-                "payload": [json.dumps(r, sort_keys=True, separators=(",", ":")) for r in records],
+                "id": self._ids,
+                "updated_at": self._updated_ats,
+                "payload": self._payloads,
                 "interval_start": [self.start] * n,
                 "interval_end": [self.end] * n,
             },
@@ -113,16 +161,56 @@ class LandingWriter:
         )
         self._writer.write_table(table)
         self.rows += n
+        self._ids, self._updated_ats, self._payloads = [], [], []
+
+    def _quarantine(self, record: Any, reason: str) -> None:
+        if self._quarantine_fh is None:
+            self.quarantine.parent.mkdir(parents=True, exist_ok=True)
+            self._quarantine_fh = self._quarantine_tmp.open("w", encoding="utf-8")
+        rid = record.get("id") if isinstance(record, dict) else None
+        line = {
+            "source": self.source,
+            "entity": self.entity,
+            "interval_start": self.start.isoformat(),
+            "interval_end": self.end.isoformat(),
+            "id": rid if isinstance(rid, str | int) else None,
+            "reason": reason,
+            "payload": record,
+        }
+        self._quarantine_fh.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
+        self.quarantined += 1
 
     def __enter__(self) -> LandingWriter:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._writer.close()
+        try:
+            if exc_type is None:
+                self._flush()
+        finally:
+            self._writer.close()
+            if self._quarantine_fh is not None:
+                self._quarantine_fh.flush()
+                os.fsync(self._quarantine_fh.fileno())
+                self._quarantine_fh.close()
         if exc_type is None:
             os.replace(self._tmp, self.path)
+            # the interval's quarantine is replaced with its landing, or removed if now clean
+            if self._quarantine_fh is not None:
+                os.replace(self._quarantine_tmp, self.quarantine)
+            else:
+                self.quarantine.unlink(missing_ok=True)
         else:
             self._tmp.unlink(missing_ok=True)
+            self._quarantine_tmp.unlink(missing_ok=True)
 
     def result(self) -> LandResult:
-        return LandResult(self.source, self.entity, self.path, self.rows, self.pages)
+        return LandResult(
+            self.source,
+            self.entity,
+            self.path,
+            self.rows,
+            self.pages,
+            self.quarantined,
+            self.quarantine if self.quarantined else None,
+        )

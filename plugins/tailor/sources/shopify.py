@@ -3,10 +3,16 @@
 Tailor targets API version 2025-01. Its schema has no `Customer.defaultEmailAddress` yet,
 so the deprecated-but-valid `email` and `emailMarketingConsent` are read; every query here
 is validated against the real schema in the tests.
+
+Shopify limits by query cost: a leaky bucket per app and shop, reported on every answer as
+`extensions.cost.throttleStatus`. The client keeps a model of that bucket and waits before a
+query until the bucket holds its cost, so it is rarely throttled; when it is (HTTP 200 with a
+`THROTTLED` error) it waits for the points it lacks and asks again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from tailor.connections import ApiConnection
-from tailor.http import HttpClient
+from tailor.http import HttpClient, RetryPolicy
 from tailor.redact import get_logger
+from tailor.sources import contracts
+from tailor.sources.contracts import Contract
 from tailor.sources.landing import LandingWriter, LandResult
 
 log = get_logger(__name__)
@@ -23,6 +31,9 @@ log = get_logger(__name__)
 API_VERSION = "2025-01"
 PAGE_SIZE = 250  # Shopify's maximum for `first`
 MAX_QUERY_COST = 1000  # Shopify's single-query cost limit
+MAX_THROTTLED_IN_A_ROW = 30
+PAGING_CAP = 25_000  # a connection stops paging after this many objects
+GRAPHQL_PATH = f"/admin/api/{API_VERSION}/graphql.json"
 
 CUSTOMERS_QUERY = """
 query TailorCustomers($first: Int!, $after: String, $query: String) {
@@ -65,11 +76,20 @@ class Entity:
     name: str
     root_field: str
     query: str
+    contract: Contract
+
+    @property
+    def count_query(self) -> str:
+        limit = f", limit: {PAGING_CAP + 1}" if self.root_field != "customers" else ""
+        return (
+            f"query TailorCount($query: String) {{ {self.root_field}Count(query: $query{limit}) "
+            "{ count precision } }"
+        )
 
 
 ENTITIES = {
-    "customers": Entity("customers", "customers", CUSTOMERS_QUERY),
-    "orders": Entity("orders", "orders", ORDERS_QUERY),
+    "customers": Entity("customers", "customers", CUSTOMERS_QUERY, contracts.SHOPIFY_CUSTOMERS),
+    "orders": Entity("orders", "orders", ORDERS_QUERY, contracts.SHOPIFY_ORDERS),
 }
 
 
@@ -91,34 +111,133 @@ def client_for(conn: ApiConnection) -> HttpClient:
         conn.base_url,
         headers={"X-Shopify-Access-Token": conn.password or "", "Content-Type": "application/json"},
         secrets=[conn.password],
+        retry=retry_policy(conn),
     )
 
 
-def _cost_error(errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+def retry_policy(conn: ApiConnection) -> RetryPolicy:
+    """The default policy; `retry_backoff_initial` in the connection's extra tunes it."""
+    initial = conn.extra.get("retry_backoff_initial")
+    return RetryPolicy(backoff_initial=float(initial)) if initial is not None else RetryPolicy()
+
+
+class CostBudget:
+    """The client's model of Shopify's bucket, from the last `throttleStatus` it saw."""
+
+    def __init__(self, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.clock, self.sleep = clock, sleep
+        self.available: float | None = None
+        self.maximum = 0.0
+        self.rate = 0.0
+        self.seen_at = 0.0
+        self.waited = 0.0
+        self.throttled = 0
+        self.expected: dict[str, float] = {}  # query -> its last requested cost
+
+    def observe(self, body: dict[str, Any]) -> None:
+        status = (((body.get("extensions") or {}).get("cost")) or {}).get("throttleStatus")
+        if not isinstance(status, dict):
+            return
+        self.available = float(status.get("currentlyAvailable") or 0.0)
+        self.maximum = float(status.get("maximumAvailable") or 0.0)
+        self.rate = float(status.get("restoreRate") or 0.0)
+        self.seen_at = self.clock()
+
+    def wait_for(self, cost: float) -> None:
+        """Sleep until the bucket, as last seen and refilled since, holds `cost` points."""
+        if self.available is None or self.rate <= 0:
+            return
+        cost = min(cost, self.maximum) if self.maximum else cost
+        now_available = self.available + (self.clock() - self.seen_at) * self.rate
+        if now_available < cost:
+            pause = (cost - now_available) / self.rate
+            self.waited += pause
+            self.sleep(pause)
+
+
+def _error_code(errors: Any, code: str) -> dict[str, Any] | None:
     for error in errors if isinstance(errors, list) else []:
-        if (error.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED":
-            return error["extensions"]
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        if isinstance(extensions, dict) and extensions.get("code") == code:
+            return extensions
     return None
 
 
+def _ask(
+    client: HttpClient, budget: CostBudget, query: str, variables: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """One query, paced by the bucket, asked again (after a wait) while THROTTLED."""
+    for _ in range(MAX_THROTTLED_IN_A_ROW):
+        budget.wait_for(budget.expected.get(query, 0.0))
+        body = client.post_json(GRAPHQL_PATH, {"query": query, "variables": variables})
+        budget.observe(body)
+        requested = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
+        if isinstance(requested, int | float):
+            budget.expected[query] = float(requested)
+        if not (body.get("errors") and _error_code(body["errors"], "THROTTLED")):
+            return body
+        budget.throttled += 1
+        # wait for the points lacking, and at least a moment, then ask again
+        lacking = budget.expected.get(query, 0.0)
+        budget.wait_for(max(lacking, (budget.available or 0.0) + budget.rate * 0.05))
+    raise ShopifyError(f"{what}: throttled {MAX_THROTTLED_IN_A_ROW} times in a row")
+
+
+def windows(
+    client: HttpClient, entity: Entity, start: datetime, end: datetime, budget: CostBudget
+) -> Iterator[tuple[datetime, datetime]]:
+    """Split [start, end) until no part holds more than a connection pages through."""
+    body = _ask(
+        client, budget, entity.count_query, {"query": search_filter(start, end)}, entity.name
+    )
+    if body.get("errors"):
+        raise ShopifyError(f"{entity.name} count: {body['errors']}")
+    count = body["data"][f"{entity.root_field}Count"]
+    too_many = count["count"] > PAGING_CAP or count["precision"] != "EXACT"
+    if not too_many or (end - start).total_seconds() <= 1:
+        yield start, end
+        return
+    middle = start + (end - start) / 2
+    yield from windows(client, entity, start, middle, budget)
+    yield from windows(client, entity, middle, end, budget)
+
+
 def pages(
-    client: HttpClient, entity: Entity, start: datetime, end: datetime, page_size: int = PAGE_SIZE
+    client: HttpClient,
+    entity: Entity,
+    start: datetime,
+    end: datetime,
+    page_size: int = PAGE_SIZE,
+    budget: CostBudget | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield pages of nodes updated in [start, end), following `pageInfo.endCursor`.
+    """Yield pages of nodes updated in [start, end), window by window."""
+    budget = budget or CostBudget()
+    for lo, hi in windows(client, entity, start, end, budget):
+        yield from _window_pages(client, entity, lo, hi, page_size, budget)
+
+
+def _window_pages(
+    client: HttpClient,
+    entity: Entity,
+    start: datetime,
+    end: datetime,
+    page_size: int,
+    budget: CostBudget,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of one window, following `pageInfo.endCursor`.
 
     A page's cost grows with `first` times the cost of one node; when Shopify answers
     MAX_COST_EXCEEDED, the page size shrinks in proportion and the same page is asked again.
     """
-    path = f"/admin/api/{API_VERSION}/graphql.json"
     variables: dict[str, Any] = {
         "first": page_size,
         "after": None,
         "query": search_filter(start, end),
     }
     while True:
-        body = client.post(path, json={"query": entity.query, "variables": variables}).json()
+        body = _ask(client, budget, entity.query, variables, entity.name)
         if body.get("errors"):
-            cost = _cost_error(body["errors"])
+            cost = _error_code(body["errors"], "MAX_COST_EXCEEDED")
             if cost and variables["first"] > 1:
                 limit = cost.get("maxCost", MAX_QUERY_COST)
                 smaller = max(1, int(variables["first"] * limit / cost["cost"]) - 1)
@@ -131,6 +250,7 @@ def pages(
                     smaller,
                 )
                 variables["first"] = min(smaller, variables["first"] - 1)
+                budget.expected.pop(entity.query, None)
                 continue
             raise ShopifyError(f"{entity.name}: {body['errors']}")
         connection = body["data"][entity.root_field]
@@ -157,19 +277,26 @@ def extract(
     with (
         client_for(conn) as client,
         LandingWriter(
-            landing_root, "shopify", entity.name, start, end, updated_field="updatedAt"
+            landing_root,
+            "shopify",
+            entity.name,
+            start,
+            end,
+            updated_field="updatedAt",
+            contract=entity.contract,
         ) as writer,
     ):
         for page in pages(client, entity, start, end):
             if entity.name == "orders":
-                page = [_flatten_line_items(o) for o in page]
+                page = [_flatten_line_items(o) if isinstance(o, dict) else o for o in page]
             writer.write_page(page)
     result = writer.result()
     log.info(
-        "shopify %s: %d rows in %d pages -> %s",
+        "shopify %s: %d rows in %d pages, %d quarantined -> %s",
         entity.name,
         result.rows,
         result.pages,
+        result.quarantined,
         result.path.name,
     )
     return result

@@ -1,0 +1,186 @@
+"""Identity resolution at scale: Tailor's dbt models beside Splink, on the same records.
+
+For each scale, `sandbox.people` generates store customers and CRM contacts (half of the
+contacts are store customers too) with realistic variation and a ground truth; then, each
+in a child process of its own (so its peak memory is its own):
+
+- Tailor: `tailor.identity.resolve`, the dbt models the nightly build runs (normalisation
+  UDFs, links, connected components, the id map), timed end to end and per model.
+- Splink 5 (DuckDB backend), unsupervised: trained with EM on the cleaned keys Tailor
+  derives (so both see the same normalisation), clustered at a match probability of 0.95.
+
+Figures: identity.{f1,precision,recall,seconds,matching_seconds,peak_mb} and
+identity.splink_{f1,precision,recall,seconds,peak_mb}, with `params` naming the scale.
+`TAILOR_BENCH_IDENTITY_SCALES` (e.g. "100000:60000,1000000:600000", store:crm) overrides
+the scales; `TAILOR_BENCH_IDENTITY_SPLINK_MAX` caps the records Splink is run on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SCALES = [(100_000, 60_000), (1_000_000, 600_000)]
+MATCH_PROBABILITY = 0.95
+
+
+def _scales() -> list[tuple[int, int]]:
+    text = os.environ.get("TAILOR_BENCH_IDENTITY_SCALES")
+    if not text:
+        return SCALES
+    return [(int(s), int(c)) for s, c in (part.split(":") for part in text.split(","))]
+
+
+def _generate(out: Path, store: int, crm: int) -> dict:
+    from sandbox import people
+
+    store_people = round(store / (1 + people.Variation().second_store_account))
+    total = store_people + crm // 2
+    variation = people.Variation(
+        in_store=store_people / total, in_crm_if_store=crm / 2 / store_people
+    )
+    return people.generate(out, total, seed=11, variation=variation)
+
+
+def _child(args: list[str]) -> dict:
+    """Runs in a child process: one engine on one input; reports seconds and peak memory."""
+    engine, records, output, state = args
+    started = time.perf_counter()
+    figures: dict = {}
+    if engine == "tailor":
+        from datetime import UTC, datetime
+
+        from tailor import identity
+
+        identity.resolve(Path(records), Path(output), state_dir=Path(state),
+                         as_of=datetime(2026, 11, 20, tzinfo=UTC))  # fmt: skip
+        results = json.loads((Path(state) / "dbt_target" / "run_results.json").read_text())
+        timing = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results["results"]}
+        figures["matching_seconds"] = sum(
+            t for name, t in timing.items() if name != "int_identity__records"
+        )
+        figures["models"] = timing
+    else:
+        _splink(Path(records), Path(output))
+    figures["seconds"] = time.perf_counter() - started
+    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def _splink(keys: Path, output: Path) -> None:
+    """Splink on the cleaned keys (a Parquet of int_identity__records)."""
+    import duckdb
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    con = duckdb.connect()
+    con.execute(f"create table records as select * from read_parquet('{keys}')")
+    db_api = DuckDBAPI(con)
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_key",
+        comparisons=[
+            cl.NameComparison("first_name_key"),
+            cl.NameComparison("last_name_key"),
+            cl.EmailComparison("email_key"),
+            cl.ExactMatch("phone_key"),
+            cl.ExactMatch("postal_key"),
+            cl.JaroWinklerAtThresholds("address_key", [0.95, 0.88]),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("email_key"),
+            block_on("phone_key"),
+            block_on("postal_key", "last_name_key"),
+            block_on("postal_key", "first_name_key"),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker(db_api.register("records"), settings, log_level=30)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("email_key")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("first_name_key", "last_name_key")
+    )
+    # Not on email or phone: EM blocked on a shared family email or household phone learns
+    # that different first names are normal among matches, and merges households.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("postal_key", "first_name_key")
+    )
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=MATCH_PROBABILITY
+    )
+    con.execute(
+        f"""
+        copy (
+            select split_part(record_key, ':', 1) as source,
+                   substr(record_key, length(split_part(record_key, ':', 1)) + 2)
+                       as source_record_id,
+                   cast(cluster_id as varchar) as customer_id
+            from {clusters.physical_name}
+        ) to '{output}' (format parquet)
+        """
+    )
+
+
+def _run_child(args: list[str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_identity", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(record: Callable[..., None]) -> None:
+    import duckdb
+
+    from sandbox.people import pairwise_scores
+
+    splink_max = int(os.environ.get("TAILOR_BENCH_IDENTITY_SPLINK_MAX", "2000000"))
+    for store, crm in _scales():
+        with tempfile.TemporaryDirectory(prefix="bench-identity-") as tmp:
+            root = Path(tmp)
+            counts = _generate(root / "data", store, crm)
+            params = {"store_customers": counts["shopify"], "crm_contacts": counts["hubspot"],
+                      "people": counts["people"]}  # fmt: skip
+            truth = root / "data" / "truth.parquet"
+            tailor = _run_child(
+                ["tailor", str(root / "data" / "records.parquet"), str(root / "tailor.parquet"),
+                 str(root / "state")]
+            )  # fmt: skip
+            scores = pairwise_scores(root / "tailor.parquet", truth)
+            for name in ("f1", "precision", "recall"):
+                record(f"identity.{name}", scores[name], "ratio", **params)
+            record("identity.seconds", tailor["seconds"], "s", **params)
+            record("identity.matching_seconds", tailor["matching_seconds"], "s", **params)
+            record("identity.peak_mb", tailor["peak_mb"], "MB", **params)
+            if counts["records"] > splink_max:
+                continue
+            keys = root / "keys.parquet"
+            with duckdb.connect(str(root / "state" / "identity.duckdb"), read_only=True) as con:
+                con.execute(f"copy int_identity__records to '{keys}' (format parquet)")
+            splink = _run_child(["splink", str(keys), str(root / "splink.parquet"), ""])
+            scores = pairwise_scores(root / "splink.parquet", truth)
+            for name in ("f1", "precision", "recall"):
+                record(f"identity.splink_{name}", scores[name], "ratio", **params)
+            record("identity.splink_seconds", splink["seconds"], "s", **params)
+            record("identity.splink_peak_mb", splink["peak_mb"], "MB", **params)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(sys.argv[1:])))
