@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 # uv from PATH, else the one pip installs (`python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
+# The browser test drives Debian's Chromium; Playwright must never download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help install demo test airflow bench lint clean
+.PHONY: help install demo test airflow bench lint clean browser
 
 help:
 	@echo "make demo     install, run the whole pipeline on a generated store, print what it built"
@@ -25,10 +27,18 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen --python 3.11
 	@touch $@
 
+# Debian's Chromium for tests/ops/test_browser.py, installed when missing (apt needs root;
+# elsewhere the test skips with the reason, except under CI=true where it fails).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "chromium is missing: as root, apt-get install -y chromium"; fi; }
+
 demo: install
 	$(PY) -m sandbox.demo
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 airflow: install

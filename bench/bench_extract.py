@@ -1,7 +1,8 @@
 """Extraction throughput against the sandbox, with the APIs' limits off and on.
 
 - `extract.<source>.<entity>.records_per_s` with every limit off, the sandbox in its own
-  process: what the client itself costs.
+  process: what the client itself costs (Shopify customers, orders, products and abandoned
+  checkouts, HubSpot contacts, Mailchimp email activity; all history up to as-of).
 - `extract.<source>.<entity>.ceiling_fraction` with the APIs' real limits (Shopify's
   Advanced plan bucket, HubSpot's 4 searches per second): the time a perfect client would
   need (spend the full bucket at once, then exactly the restore rate; or exactly 4 searches
@@ -132,7 +133,7 @@ def _peak_rss_mb(url: str, landing: Path) -> float:
 
 
 def run(record: Callable[..., None]) -> None:
-    from tailor.sources import hubspot, shopify
+    from tailor.sources import hubspot, mailchimp_activity, shopify
 
     from sandbox import local
     from sandbox.generate import generate
@@ -150,6 +151,9 @@ def run(record: Callable[..., None]) -> None:
             (shopify, "shopify", "customers", HISTORY),
             (shopify, "shopify", "orders", HISTORY),
             (hubspot, "hubspot", "contacts", HISTORY),
+            (shopify, "shopify", "products", HISTORY),
+            (shopify, "shopify", "abandoned_checkouts", HISTORY),
+            (mailchimp_activity, "mailchimp", "email_activity", HISTORY),
         ]
 
         # limits off, the sandbox in its own process: the client's own overhead

@@ -9,10 +9,21 @@ in a child process of its own (so its peak memory is its own):
 - Splink 5 (DuckDB backend), unsupervised: trained with EM on the cleaned keys Tailor
   derives (so both see the same normalisation), clustered at a match probability of 0.95.
 
-Figures: identity.{f1,precision,recall,seconds,matching_seconds,peak_mb} and
-identity.splink_{f1,precision,recall,seconds,peak_mb}, with `params` naming the scale.
+- Tailor again, incremental: 1% of the records change their email, and the same id map
+  resolves the file again (only those records and their neighbours are re-resolved).
+
+Figures: identity.{f1,precision,recall,seconds,matching_seconds,peak_mb},
+identity.incremental_{seconds,records} and identity.splink_{f1,precision,recall,seconds,
+peak_mb}, with `params` naming the scale.
 `TAILOR_BENCH_IDENTITY_SCALES` (e.g. "100000:60000,1000000:600000", store:crm) overrides
 the scales; `TAILOR_BENCH_IDENTITY_SPLINK_MAX` caps the records Splink is run on.
+
+Then the whole nightly `dbt build` (every model and test, profiles included) on synthetic
+S1 landing files (bench_facts' shapes: 1,000,000 customers with orders, lines, events,
+email activity and checkouts), and a second build of the same day after 1% of the
+customers changed: identity.build_{seconds,incremental_seconds} and the seconds of
+dim_customers and the identity models in each. `TAILOR_BENCH_IDENTITY_BUILD_CUSTOMERS`
+sets that scale (0 skips it).
 """
 
 from __future__ import annotations
@@ -31,6 +42,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCALES = [(100_000, 60_000), (1_000_000, 600_000)]
 MATCH_PROBABILITY = 0.95
+S1_CUSTOMERS = 1_000_000
+CHANGED_SHARE_PERCENT = 1
+BUILD_MODELS = [
+    "int_customer_records__unioned",
+    "int_identity__records",
+    "int_identity__changes",
+    "int_identity__links",
+    "int_identity__clusters",
+    "int_identity__customer_ids",
+    "dim_customers",
+]
 
 
 def _scales() -> list[tuple[int, int]]:
@@ -61,8 +83,9 @@ def _child(args: list[str]) -> dict:
 
         from tailor import identity
 
-        identity.resolve(Path(records), Path(output), state_dir=Path(state),
-                         as_of=datetime(2026, 11, 20, tzinfo=UTC))  # fmt: skip
+        resolved = identity.resolve(Path(records), Path(output), state_dir=Path(state),
+                                    as_of=datetime(2026, 11, 20, tzinfo=UTC))  # fmt: skip
+        figures["resolved_now"] = resolved.resolved_now
         results = json.loads((Path(state) / "dbt_target" / "run_results.json").read_text())
         timing = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results["results"]}
         figures["matching_seconds"] = sum(
@@ -146,10 +169,84 @@ def _run_child(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _change_emails(records: Path, into: Path) -> None:
+    """The same records, CHANGED_SHARE_PERCENT of them (chosen by hash) with a new email."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select * replace (
+                    case when hash(source_record_id) % 100 < {CHANGED_SHARE_PERCENT}
+                        then 'new.' || email else email end as email
+                )
+                from read_parquet('{records}')
+            ) to '{into}' (format parquet)
+            """
+        )
+
+
+def _build_s1(record: Callable[..., None], customers: int) -> None:
+    """The whole dbt build on synthetic landing files, then again after 1% changed."""
+    from datetime import timedelta
+
+    import duckdb
+    from tailor import transform
+
+    from bench import bench_facts
+
+    params = {"customers": customers}
+    with tempfile.TemporaryDirectory(prefix="bench-identity-build-") as tmp:
+        root = Path(tmp)
+        landing, warehouse = root / "landing", root / "warehouse.duckdb"
+        bench_facts._write_landing(landing, customers)
+        for run, name in (("first", "build_seconds"), ("second", "build_incremental_seconds")):
+            if run == "second":  # 1% of the customers change their email: a new file
+                folder = landing / "shopify" / "customers"
+                with duckdb.connect() as con:
+                    con.execute(
+                        f"""
+                        copy (
+                            select id, timestamptz '2026-11-20 12:00:00' as updated_at,
+                                json_merge_patch(payload, json_object('email',
+                                    'new.' || json_extract_string(payload, '$.email')))::varchar
+                                    as payload,
+                                interval_start, interval_end
+                            from read_parquet('{folder}/*.parquet')
+                            where hash(id) % 100 < {CHANGED_SHARE_PERCENT}
+                        ) to '{folder}/20261120T000000Z__20261121T000000Z.parquet'
+                        (format parquet)
+                        """
+                    )
+            target = root / f"target-{run}"
+            as_of = bench_facts.AS_OF + timedelta(days=0 if run == "first" else 1)
+            started = time.monotonic()
+            transform.build(
+                as_of, warehouse=warehouse, landing=landing,
+                extra_args=["--target-path", str(target), "--log-path", str(root / "logs")],
+            )  # fmt: skip
+            record(f"identity.{name}", time.monotonic() - started, "s", **params)
+            results = json.loads((target / "run_results.json").read_text())["results"]
+            seconds = {r["unique_id"]: r["execution_time"] for r in results}
+            for model in BUILD_MODELS:
+                record(
+                    f"identity.{run}_build_{model}_seconds",
+                    seconds[f"model.tailor.{model}"], "s", **params,
+                )  # fmt: skip
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            ((resolved,),) = con.sql("select count(*) from int_identity__changes").fetchall()
+        record("identity.build_incremental_records", resolved, "records", **params)
+
+
 def run(record: Callable[..., None]) -> None:
     import duckdb
 
     from sandbox.people import pairwise_scores
+
+    build_customers = int(os.environ.get("TAILOR_BENCH_IDENTITY_BUILD_CUSTOMERS", S1_CUSTOMERS))
+    if build_customers:
+        _build_s1(record, build_customers)
 
     splink_max = int(os.environ.get("TAILOR_BENCH_IDENTITY_SPLINK_MAX", "2000000"))
     for store, crm in _scales():
@@ -169,6 +266,13 @@ def run(record: Callable[..., None]) -> None:
             record("identity.seconds", tailor["seconds"], "s", **params)
             record("identity.matching_seconds", tailor["matching_seconds"], "s", **params)
             record("identity.peak_mb", tailor["peak_mb"], "MB", **params)
+            changed = root / "changed.parquet"
+            _change_emails(root / "data" / "records.parquet", changed)
+            again = _run_child(
+                ["tailor", str(changed), str(root / "tailor_again.parquet"), str(root / "state")]
+            )  # fmt: skip
+            record("identity.incremental_seconds", again["seconds"], "s", **params)
+            record("identity.incremental_records", again["resolved_now"], "records", **params)
             if counts["records"] > splink_max:
                 continue
             keys = root / "keys.parquet"

@@ -3,28 +3,37 @@
 
 The nightly refresh. For the data interval that just ended it
 
-1. **extracts** customers and orders from Shopify and contacts from HubSpot, in parallel,
-   into one landing file per source, entity and interval;
-2. **builds** the dbt project (staging, identity, profiles, segments, `audience_members`)
-   with `as_of` = the interval's end;
-3. **gates** the marts with the Great Expectations suites: a failed critical expectation
-   stops the run here and nothing is sent;
-4. **syncs** the audiences to Mailchimp (only what changed) and exports them as CSV.
+1. **extracts** every source entity (`tailor.sources.ENTITIES`) in parallel, into one
+   landing file per source, entity and interval (assets `tailor://landing/<source>/<entity>`),
+   each API's tasks paced by its pool (`shopify_api`, `hubspot_api`, `esp_api`);
+2. **builds** the dbt project with `as_of` = the interval's end, one task per model,
+   grouped by layer (staging, intermediate, marts, segments), each layer's tests after it;
+3. **gates** staging and marts with the Great Expectations suites: a failed critical
+   expectation stops the run here. A passing gate emits the asset
+   `tailor://warehouse/audiences`, which schedules `tailor_audience_sync` (the ESP syncs
+   and the CSV exports): only gated audiences are ever sent.
 
-Trigger with `{"full_refresh": true}` to extract all history up to the interval's end
-(the first load). Every task is idempotent: re-running any of them is safe.
+Every task that opens the DuckDB warehouse runs in the `duckdb_writer` pool (one slot):
+DuckDB allows one writing process per file. Trigger with `{"full_refresh": true}` to
+extract all history up to the interval's end (the first load). Every task is idempotent:
+re-running any of them is safe.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
+from tailor.airflow_support import callbacks, dbt_tasks
+from tailor.airflow_support.pools import DUCKDB_WRITER, for_source
 from tailor.sources import ENTITIES
 
 MARTS = Asset("tailor://warehouse/marts")
-AUDIENCES = Asset("tailor://warehouse/audience_members")
+AUDIENCES = Asset("tailor://warehouse/audiences")
+DBT = dbt_tasks.plan()
+
+
+def landing(source: str, entity: str) -> Asset:
+    return Asset(f"tailor://landing/{source}/{entity}")
 
 
 @dag(
@@ -33,14 +42,10 @@ AUDIENCES = Asset("tailor://warehouse/audience_members")
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["tailor", "nightly"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "tailor",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-    },
+    tags=["tailor", "nightly", "dbt"],
+    doc_md=__doc__ + DBT.note,
+    default_args=callbacks.default_args(),
+    user_defined_macros=dbt_tasks.USER_DEFINED_MACROS,
     params={
         "full_refresh": Param(
             False, type="boolean", description="Extract all history up to the interval's end."
@@ -62,38 +67,31 @@ def tailor_nightly():
             full_refresh=bool(params and params.get("full_refresh")),
         )
 
-    @task(outlets=[MARTS])
+    @task(outlets=[MARTS], pool=DUCKDB_WRITER)
     def dbt_build(data_interval_end=None) -> dict:
         from tailor import pipeline
 
         return pipeline.build(data_interval_end)
 
-    @task(retries=0)
+    # A failed gate is a finding about the data, not a transient fault: no retry.
+    @task(retries=0, outlets=[AUDIENCES], pool=DUCKDB_WRITER)
     def quality_gate(run_id=None, data_interval_end=None) -> dict:
         from tailor import pipeline
 
         return pipeline.gate(run_id, data_interval_end)
 
-    @task(outlets=[AUDIENCES])
-    def sync_mailchimp(run_id=None) -> dict:
-        from tailor import pipeline
-
-        return pipeline.sync_mailchimp(run_id)
-
-    @task
-    def export_files() -> dict:
-        from tailor import pipeline
-
-        return pipeline.export_files()
-
     landed = [
-        extract.override(task_id=f"extract_{source}_{entity}")(source, entity)
+        extract.override(
+            task_id=f"extract_{source}_{entity}",
+            pool=for_source(source),
+            outlets=[landing(source, entity)],
+        )(source, entity)
         for source, entities in ENTITIES.items()
         for entity in entities
     ]
-    gate = quality_gate()
-    # One writer at a time on the DuckDB file: export, then sync.
-    landed >> dbt_build() >> gate >> export_files() >> sync_mailchimp()
+    first, last = DBT.render(fallback=dbt_build)
+    landed >> first
+    last >> quality_gate()
 
 
 tailor_nightly()

@@ -8,7 +8,13 @@ writes, in the shapes the stand-ins serve (one JSON record per line, sorted by i
 - ``shopify_orders.jsonl``    - ``Order`` objects, line items stored as a list
 - ``hubspot_contacts.jsonl``  - HubSpot CRM v3 contact objects (all property values strings)
 - ``truth.csv``               - ``source,source_id,person_id,email_normalized`` for every record
-- ``manifest.json``           - the arguments and the counts
+- ``shopify_products.jsonl``  - the catalogue as ``Product`` objects (collections, variants)
+- ``shopify_abandoned_checkouts.jsonl`` - ``AbandonedCheckout`` objects, line items as a list
+- ``events.jsonl``            - a web collector's track and identify calls, oldest first
+- ``mailchimp_campaigns.jsonl``, ``mailchimp_email_activity.jsonl`` - campaigns sent and
+  one row per open, click, bounce or unsubscribe (``sandbox.generate_activity``)
+- ``manifest.json``           - the arguments and the counts, with ground truth for the
+  segments (e.g. ``customers_with_open_checkout_last_24h``, ``email_highly_engaged_7d``)
 
 ``--customers N`` is the number of store (Shopify) customers. About half of them also
 appear in the CRM, with small differences (email case, a one-letter name typo, another
@@ -37,6 +43,7 @@ from typing import Any
 
 from faker import Faker
 
+from sandbox import generate_activity as activity
 from sandbox.http_base import paused_gc
 
 DEFAULT_AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
@@ -621,8 +628,10 @@ def generate(
     next_order = ORDER_ID_BASE
     next_line = LINE_ITEM_ID_BASE
     cancelled_count = 0
+    order_gids: list[str] = []
     for number, order in enumerate(orders):
         next_order += rng.randint(1, 53)
+        order_gids.append(f"gid://shopify/Order/{next_order}")
         total = 0
         items = []
         for product_index, quantity in order.lines:
@@ -824,6 +833,30 @@ def generate(
     _write_lines(out_dir / "shopify_customers.jsonl", customer_lines)
     _write_lines(out_dir / "shopify_orders.jsonl", order_lines)
     _write_lines(out_dir / "hubspot_contacts.jsonl", contact_lines)
+
+    # --- the catalogue and behaviour: carts, events, email activity ---
+    shoppers = [
+        activity.Shopper(
+            index=person.index,
+            numeric_id=int(customer_gid[person.index].rsplit("/", 1)[-1]),
+            gid=customer_gid[person.index],
+            email=store_email[person.index],
+            email_valid=position not in invalid,
+            created=person.created,
+            subscribed_at=person.consent_at if person.consent_state == "SUBSCRIBED" else None,
+            orders=person.orders,
+        )
+        for position, person in enumerate(store_people)
+    ]
+    order_info = [
+        activity.OrderInfo(o.person, o.created, o.lines, o.cancelled is not None) for o in orders
+    ]
+    behaviour = activity.build(seed, as_of_ts, shoppers, order_info, order_gids, products)
+    _write_lines(out_dir / "shopify_products.jsonl", [_dumps(r) for r in behaviour.products])
+    _write_lines(out_dir / "mailchimp_campaigns.jsonl", [_dumps(r) for r in behaviour.campaigns])
+    _write_lines(out_dir / "shopify_abandoned_checkouts.jsonl", behaviour.checkouts)
+    _write_lines(out_dir / "mailchimp_email_activity.jsonl", behaviour.activity)
+    _write_lines(out_dir / "events.jsonl", behaviour.events)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["source", "source_id", "person_id", "email_normalized"])
@@ -849,6 +882,7 @@ def generate(
         "invalid_emails": invalid_emails,
         "customers_ordering_last_30d": sum(1 for c in recent_counts if c >= 1),
         "customers_over_3_orders_last_30d": sum(1 for c in recent_counts if c > 3),
+        **behaviour.truth,
     }
     manifest = {
         "generator": "sandbox.generate",
@@ -864,6 +898,11 @@ def generate(
             "shopify_orders.jsonl",
             "hubspot_contacts.jsonl",
             "truth.csv",
+            "shopify_products.jsonl",
+            "shopify_abandoned_checkouts.jsonl",
+            "events.jsonl",
+            "mailchimp_campaigns.jsonl",
+            "mailchimp_email_activity.jsonl",
         ],
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

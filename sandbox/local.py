@@ -21,6 +21,7 @@ MAILCHIMP_LIST_ID = "5d1e2f3a4b"
 SHOPIFY_TOKEN = "shpat_sandbox"
 HUBSPOT_TOKEN = "pat-sandbox"
 MAILCHIMP_KEY = "sandboxkey-us1"
+KLAVIYO_KEY = "pk_sandbox"
 
 
 def connection_env(url: str) -> dict[str, str]:
@@ -46,6 +47,7 @@ def connection_env(url: str) -> dict[str, str]:
         "AIRFLOW_CONN_SHOPIFY": conn(SHOPIFY_TOKEN),
         "AIRFLOW_CONN_HUBSPOT": conn(HUBSPOT_TOKEN),
         "AIRFLOW_CONN_MAILCHIMP": conn(MAILCHIMP_KEY, list_id=MAILCHIMP_LIST_ID),
+        "AIRFLOW_CONN_KLAVIYO": conn(KLAVIYO_KEY),
     }
 
 
@@ -64,14 +66,39 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__API__HOST": "127.0.0.1",
+        # Off by default, but binds every interface when enabled. The log servers have no
+        # host setting: sandbox/airflow_parts.py starts the parts without them.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH")])
         ),
         # `airflow standalone` starts its parts as `airflow ...`, found on PATH.
         "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
     }
+
+
+def prepare_airflow(env: dict[str, str], log: Path | None = None) -> None:
+    """Migrate Airflow's metadata, create the pools and build the dbt manifest the DAGs
+    render their dbt tasks from. Each step is idempotent."""
+    steps = [
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        [sys.executable, "-m", "airflow", "pools", "import", str(ROOT / "pools.json")],
+        [sys.executable, "-m", "tailor.airflow_support.manifest"],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(
+            cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+        )
+        if log is not None:
+            with open(log, "a") as out:
+                out.write(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(cmd[1:4])} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
 
 
 @contextmanager
@@ -120,3 +147,47 @@ def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None)
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+COLLECTOR_SECRET = "collector-sandbox-secret"
+SHOPIFY_WEBHOOK_SECRET = "shopify-app-sandbox-secret"
+
+
+def collector_env(url: str) -> dict[str, str]:
+    """`AIRFLOW_CONN_TAILOR_COLLECTOR` for a collector at `url`, with the sandbox's secrets."""
+    host, port = url.rsplit("//", 1)[-1].split(":")
+    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
+    conn.update(password=COLLECTOR_SECRET, extra={"shopify_webhook_secret": SHOPIFY_WEBHOOK_SECRET})
+    return {"AIRFLOW_CONN_TAILOR_COLLECTOR": json.dumps(conn)}
+
+
+def replay_events(events: Path, env: dict[str, str], log_file: Path) -> str:
+    """Start `tailor collector serve`, post the generator's events.jsonl to it, stop it.
+
+    The spool it writes under `$TAILOR_DATA_DIR/collector` is what `collector/*` extracts
+    land; posting the same file again stores nothing twice.
+    """
+    if not events.exists():
+        return f"no {events.name} in {events.parent}: the collector has nothing to replay"
+    env = {**env, **collector_env("http://127.0.0.1:0")}
+    command = [sys.executable, "-u", "-m", "tailor.cli", "collector", "serve", "--port", "0"]
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log)
+    try:
+        assert proc.stdout is not None
+        found = re.search(rb"listening on (\S+)", proc.stdout.readline())
+        if not found:
+            raise RuntimeError(f"the collector did not start; see {log_file}")
+        url = found.group(1).decode()
+        replay = [sys.executable, "-m", "tailor.cli", "events", "replay", str(events)]
+        out = subprocess.run(
+            [*replay, "--url", url], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        totals = json.loads(out.stdout)
+        return (
+            f"collector on {url}: {totals['sent']} events sent, {totals['accepted']} stored, "
+            f"{totals['duplicates']} already stored, {totals['rejected']} refused"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,10 +15,29 @@ API 3.0.85) and its documented behaviour, strict where the real API is strict:
   must be strings or numbers; unknown merge tags are ignored, as the real API does.
 - A permanently deleted address cannot be re-imported; more than 10 simultaneous
   connections get 429, as Mailchimp's per-user connection limit does.
+- Tags are static segments, as in Mailchimp: one store serves both the member tags
+  endpoint and `GET|POST /lists/{list_id}/segments` (list, or create with `name` and
+  `static_segment`), `GET /lists/{list_id}/segments/{segment_id}` and the batch
+  `POST /lists/{list_id}/segments/{segment_id}` (`members_to_add` / `members_to_remove`,
+  at most 500 addresses each). A member's tags are the static segments it is in. An
+  address that is no list member (never added, archived, or erased) comes back in the
+  batch's `errors` (`email_addresses`, `error`), not as a failure of the call; adding a
+  member already in the segment, or removing one not in it, changes nothing. Only static
+  segments exist here: creating a saved segment (`options`) is refused.
 
 Faults for resilience tests: `fault_rate` (0..1) of requests, drawn from `fault_seed`, are
 refused before they are processed with one of `fault_kinds` (429 with `Retry-After`, 500,
 503), in Mailchimp's problem-detail shape; `GET /3.0/_sandbox/stats` counts them.
+
+Campaign reports, read from the files `sandbox.generate` wrote when a data folder is given
+(`mailchimp_campaigns.jsonl`, `mailchimp_email_activity.jsonl`): `GET /campaigns` (filters
+`status`, `type`, `list_id`, `since_/before_send_time`, `since_/before_create_time`, sorted
+by `sort_field`/`sort_dir`), `GET /campaigns/{id}`, `GET /reports/{id}/email-activity`
+(members with their opens, clicks and bounces; `since` keeps activity after that instant,
+and the members who have some) and `GET /reports/{id}/unsubscribed`. All page with `count`
+(at most 1,000) and `offset`. Unlike the real API, a member with no activity at all is not
+listed in the email activity, and `fields`/`exclude_fields` are ignored (whole objects come
+back).
 
 Not part of the real API, under `/3.0/_sandbox/`: `GET stats` (requests per method and
 path template, for tests and benchmarks to count what a sync sent) and `POST reset`.
@@ -42,11 +61,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.http_base import BadRequest, Request, Response
+from sandbox.http_base import BadRequest, Request, Response, read_jsonl
 
 LIST_ID = "5d1e2f3a4b"
 LIST_NAME = "Tailor sandbox"
 MAX_BATCH_MEMBERS = 500
+MAX_SEGMENT_MEMBERS = 500  # per list in one batch add/remove (spec: "A maximum of 500")
+MAX_TAG_NAME = 100
+NOT_ON_LIST = "Email address is not a member of this audience"
 MAX_COUNT = 1000
 MAX_MERGE_FIELDS = 30
 MAX_CONNECTIONS = 10
@@ -160,6 +182,20 @@ _route("DELETE", "/lists/{list_id}/members/{hash}", "_archive_member")
 _route("GET", "/lists/{list_id}/members/{hash}/tags", "_get_member_tags")
 _route("POST", "/lists/{list_id}/members/{hash}/tags", "_post_member_tags")
 _route("POST", "/lists/{list_id}/members/{hash}/actions/delete-permanent", "_delete_permanent")
+_route("GET", "/lists/{list_id}/segments", "_get_segments")
+_route("POST", "/lists/{list_id}/segments", "_post_segment")
+_route("GET", "/lists/{list_id}/segments/{segment_id}", "_get_segment")
+_route("POST", "/lists/{list_id}/segments/{segment_id}", "_batch_segment_members")
+_route("GET", "/campaigns", "_get_campaigns")
+_route("GET", "/campaigns/{campaign_id}", "_get_campaign")
+_route("GET", "/reports/{campaign_id}/email-activity", "_get_email_activity")
+_route("GET", "/reports/{campaign_id}/unsubscribed", "_get_unsubscribed")
+
+CAMPAIGN_STATUSES = ("save", "paused", "schedule", "sending", "sent")
+SEGMENT_TYPES = ("saved", "static", "fuzzy")
+SEGMENT_FIELDS = frozenset({"name", "static_segment", "options"})
+SEGMENT_BATCH_FIELDS = frozenset({"members_to_add", "members_to_remove"})
+CAMPAIGN_TYPES = ("regular", "plaintext", "absplit", "rss", "variate")
 
 
 class ApiError(Exception):
@@ -232,6 +268,33 @@ def _check_fields(body: Any, allowed: frozenset[str], where: str = "") -> dict:
     return body
 
 
+def _instant(value: str) -> float:
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _time_param(req: Request, name: str) -> float | None:
+    """An ISO 8601 query parameter as epoch seconds; a value Mailchimp cannot read is a 400."""
+    raw = req.query_value(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return _instant(raw)
+    except ValueError:
+        raise _schema_error(name, f"{name} must be an ISO 8601 date-time") from None
+
+
+def _choice_param(req: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = req.query_value(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in allowed:
+        raise _schema_error(
+            name, f"Data presented is not one of the accepted values: {', '.join(allowed)}."
+        )
+    return raw
+
+
 def _int_param(req: Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = req.query_value(name)
     if raw is None or raw == "":
@@ -261,8 +324,10 @@ class MailchimpStandIn:
         fault_seed: int = 0,
         fault_kinds: tuple[str, ...] = ("429", "500", "503"),
         retry_after: int = 1,
+        data_dir: Path | str | None = None,
     ) -> None:
         self.faults_injected: Counter[str] = Counter()
+        self._load_reports(Path(data_dir) if data_dir else None)
         self.inject_faults(fault_rate, fault_seed, fault_kinds, retry_after)
         self.api_key = api_key
         self.state_path = Path(state_path) if state_path else None
@@ -307,7 +372,8 @@ class MailchimpStandIn:
             "next_merge_id": len(fields) + 1,
             "members": {},
             "forgotten": [],
-            "tags": {},
+            "tags": {},  # tag (static segment) name -> segment id
+            "segment_dates": {},  # tag name -> [created_at, updated_at]
             "next_tag_id": 1,
             "next_web_id": 1,
         }
@@ -497,6 +563,146 @@ class MailchimpStandIn:
     def _sandbox_reset(self, req: Request) -> Response:
         self.reset()
         return Response(204)
+
+    # ---- campaigns and reports --------------------------------------------------------
+
+    def _load_reports(self, data_dir: Path | None) -> None:
+        """Campaigns and their activity, per campaign and member, as the reports serve them."""
+        campaigns = read_jsonl(data_dir / "mailchimp_campaigns.jsonl") if data_dir else []
+        rows = read_jsonl(data_dir / "mailchimp_email_activity.jsonl") if data_dir else []
+        self._campaigns = {c["id"]: c for c in campaigns}
+        members: dict[str, dict[str, dict]] = {c: {} for c in self._campaigns}
+        self._unsubscribes: dict[str, list[dict]] = {c: [] for c in self._campaigns}
+        for row in rows:
+            campaign_id, email = row["campaign_id"], row["email_address"]
+            if campaign_id not in members:
+                continue
+            if row["action"] == "unsub":
+                self._unsubscribes[campaign_id].append(row)
+                continue
+            h = subscriber_hash(email)
+            member = members[campaign_id].setdefault(
+                h, {"email_id": h, "email_address": email, "list_id": row["list_id"], "rows": []}
+            )
+            item = {"action": row["action"], "timestamp": row["timestamp"], "ip": row.get("ip")}
+            if row["action"] == "bounce":
+                item["type"] = row.get("type") or "soft"
+            if row["action"] == "click":
+                item["url"] = row.get("url") or ""
+            member["rows"].append((_instant(row["timestamp"]), item))
+        self._members = {c: [m[h] for h in sorted(m)] for c, m in members.items()}
+
+    def _campaign(self, campaign_id: str) -> dict:
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            raise _not_found()
+        return campaign
+
+    def _get_campaigns(self, req: Request) -> Response:
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        status = _choice_param(req, "status", CAMPAIGN_STATUSES)
+        kind = _choice_param(req, "type", CAMPAIGN_TYPES)
+        sort_field = _choice_param(req, "sort_field", ("create_time", "send_time"))
+        sort_dir = _choice_param(req, "sort_dir", ("ASC", "DESC"))
+        list_id = req.query_value("list_id")
+        bounds = {
+            name: _time_param(req, name)
+            for name in (
+                "since_send_time",
+                "before_send_time",
+                "since_create_time",
+                "before_create_time",
+            )
+        }
+
+        def keep(c: dict) -> bool:
+            if (status and c["status"] != status) or (kind and c["type"] != kind):
+                return False
+            if list_id and c["recipients"]["list_id"] != list_id:
+                return False
+            for field in ("send_time", "create_time"):
+                at = _instant(c[field]) if c.get(field) else None
+                since, before = bounds[f"since_{field}"], bounds[f"before_{field}"]
+                if since is not None and (at is None or at <= since):
+                    return False
+                if before is not None and (at is None or at >= before):
+                    return False
+            return True
+
+        chosen = [c for c in self._campaigns.values() if keep(c)]
+        by = sort_field or "create_time"
+        chosen.sort(key=lambda c: (_instant(c[by]) if c.get(by) else 0.0, c["id"]))
+        if sort_dir == "DESC":
+            chosen.reverse()
+        return Response(
+            200,
+            {
+                "campaigns": chosen[offset : offset + count],
+                "total_items": len(chosen),
+                "_links": [],
+            },
+        )
+
+    def _get_campaign(self, req: Request, campaign_id: str) -> Response:
+        return Response(200, self._campaign(campaign_id))
+
+    def _get_email_activity(self, req: Request, campaign_id: str) -> Response:
+        self._campaign(campaign_id)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        since = _time_param(req, "since")
+        emails = []
+        for member in self._members[campaign_id]:
+            activity = [item for at, item in member["rows"] if since is None or at > since]
+            if activity:
+                emails.append((member, activity))
+        page = [
+            {
+                "campaign_id": campaign_id,
+                "list_id": member["list_id"],
+                "list_is_active": True,
+                "email_id": member["email_id"],
+                "email_address": member["email_address"],
+                "activity": activity,
+                "_links": [],
+            }
+            for member, activity in emails[offset : offset + count]
+        ]
+        return Response(
+            200,
+            {"emails": page, "campaign_id": campaign_id, "total_items": len(emails), "_links": []},
+        )
+
+    def _get_unsubscribed(self, req: Request, campaign_id: str) -> Response:
+        self._campaign(campaign_id)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        rows = self._unsubscribes[campaign_id]
+        page = [
+            {
+                "email_id": subscriber_hash(row["email_address"]),
+                "email_address": row["email_address"],
+                "merge_fields": {},
+                "vip": False,
+                "timestamp": row["timestamp"],
+                "reason": row.get("reason") or "",
+                "campaign_id": campaign_id,
+                "list_id": row["list_id"],
+                "list_is_active": True,
+                "_links": [],
+            }
+            for row in rows[offset : offset + count]
+        ]
+        return Response(
+            200,
+            {
+                "unsubscribes": page,
+                "campaign_id": campaign_id,
+                "total_items": len(rows),
+                "_links": [],
+            },
+        )
 
     # ---- lists ------------------------------------------------------------------------
 
@@ -1014,14 +1220,28 @@ class MailchimpStandIn:
 
     # ---- tags -------------------------------------------------------------------------
 
-    def _tag(self, lst: dict, member: dict, name: str, active: bool) -> None:
+    @staticmethod
+    def _new_tag(lst: dict, name: str) -> int:
+        """The static segment (tag) named `name`, created when missing; its id."""
+        if name not in lst["tags"]:
+            lst["tags"][name] = lst["next_tag_id"]
+            lst["next_tag_id"] += 1
+            now = _now()
+            lst.setdefault("segment_dates", {})[name] = [now, now]
+        return lst["tags"][name]
+
+    def _tag(self, lst: dict, member: dict, name: str, active: bool) -> bool:
+        """Put the member in (or take it out of) the tag's static segment; True if changed."""
         if active:
-            if name not in lst["tags"]:
-                lst["tags"][name] = lst["next_tag_id"]
-                lst["next_tag_id"] += 1
-            member["tags"].setdefault(name, _now())
-        else:
-            member["tags"].pop(name, None)
+            self._new_tag(lst, name)
+            if name in member["tags"]:
+                return False
+            member["tags"][name] = _now()
+        elif member["tags"].pop(name, None) is None:
+            return False
+        dates = lst.setdefault("segment_dates", {}).setdefault(name, [_now(), _now()])
+        dates[1] = _now()
+        return True
 
     def _get_member_tags(self, req: Request, list_id: str, hash: str) -> Response:
         lst = self._list(list_id)
@@ -1059,3 +1279,125 @@ class MailchimpStandIn:
             self._tag(lst, member, name, active)
         member["last_changed"] = _now()
         return Response(204)
+
+    # ---- segments (tags are static segments) ------------------------------------------
+
+    def _segment_name(self, lst: dict, segment_id: str) -> str:
+        by_id = {str(i): name for name, i in lst["tags"].items()}
+        name = by_id.get(segment_id)
+        if name is None:
+            raise _not_found()
+        return name
+
+    def _segment_view(self, lst: dict, name: str, req: Request) -> dict:
+        # member_count counts subscribed members, and others only when asked to.
+        counted = {"subscribed"} | {
+            status
+            for status in ("cleaned", "transactional", "unsubscribed")
+            if (req.query_value(f"include_{status}") or "").lower() == "true"
+        }
+        created, updated = lst.get("segment_dates", {}).get(name) or (_now(), _now())
+        return {
+            "id": lst["tags"][name],
+            "name": name,
+            "member_count": sum(
+                1 for m in lst["members"].values() if name in m["tags"] and m["status"] in counted
+            ),
+            "type": "static",
+            "created_at": created,
+            "updated_at": updated,
+            "list_id": lst["id"],
+            "_links": [],
+        }
+
+    def _get_segments(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        count = _int_param(req, "count", 10, MAX_COUNT)
+        offset = _int_param(req, "offset", 0)
+        kind = _choice_param(req, "type", SEGMENT_TYPES)
+        names = list(lst["tags"]) if kind in (None, "static") else []
+        return Response(
+            200,
+            {
+                "segments": [
+                    self._segment_view(lst, n, req) for n in names[offset : offset + count]
+                ],
+                "list_id": list_id,
+                "total_items": len(names),
+                "_links": [],
+            },
+        )
+
+    def _get_segment(self, req: Request, list_id: str, segment_id: str) -> Response:
+        lst = self._list(list_id)
+        return Response(200, self._segment_view(lst, self._segment_name(lst, segment_id), req))
+
+    @staticmethod
+    def _address_list(body: dict, field: str) -> list[str]:
+        value = body.get(field)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+            raise _schema_error(field, f"{field} must be an array of email addresses.")
+        if len(value) > MAX_SEGMENT_MEMBERS:
+            raise _invalid(
+                f"You may only submit up to {MAX_SEGMENT_MEMBERS} addresses in {field}; "
+                f"you sent {len(value)}.",
+                [{"field": field, "message": f"Maximum {MAX_SEGMENT_MEMBERS} items"}],
+            )
+        return value
+
+    def _post_segment(self, req: Request, list_id: str) -> Response:
+        lst = self._list(list_id)
+        body = _check_fields(req.json(), SEGMENT_FIELDS)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TAG_NAME:
+            raise _schema_error("name", f"Segment names must be 1 to {MAX_TAG_NAME} characters.")
+        if "static_segment" not in body:
+            if "options" in body:
+                raise _invalid("This stand-in keeps static segments (tags) only, not saved ones.")
+            raise _invalid('Must provide either an "options" field or a "static_segment" field')
+        emails = self._address_list(body, "static_segment")
+        name = name.strip()
+        if name in lst["tags"]:
+            raise _invalid(f'A segment or tag named "{name}" already exists in this audience.')
+        self._new_tag(lst, name)
+        for email in emails:  # addresses that are not list members are ignored here
+            member = self._listed(lst, email)
+            if member is not None:
+                self._tag(lst, member, name, True)
+        return Response(200, self._segment_view(lst, name, req))
+
+    @staticmethod
+    def _listed(lst: dict, email: str) -> dict | None:
+        member = lst["members"].get(subscriber_hash(email))
+        return member if member is not None and member["status"] != "archived" else None
+
+    def _batch_segment_members(self, req: Request, list_id: str, segment_id: str) -> Response:
+        lst = self._list(list_id)
+        name = self._segment_name(lst, segment_id)
+        body = _check_fields(req.json(), SEGMENT_BATCH_FIELDS)
+        to_add = self._address_list(body, "members_to_add")
+        to_remove = self._address_list(body, "members_to_remove")
+        added, removed, unknown = [], [], []
+        for emails, active, done in ((to_add, True, added), (to_remove, False, removed)):
+            for email in emails:
+                member = self._listed(lst, email)
+                if member is None:
+                    unknown.append(email)
+                elif self._tag(lst, member, name, active):
+                    member["last_changed"] = _now()
+                    done.append(member)
+        errors = [{"email_addresses": unknown, "error": NOT_ON_LIST}] if unknown else []
+        return Response(
+            200,
+            {
+                "members_added": [self._member_view(lst, m) for m in added],
+                "members_removed": [self._member_view(lst, m) for m in removed],
+                "errors": errors,
+                "total_added": len(added),
+                "total_removed": len(removed),
+                "error_count": len(unknown),
+                "_links": [],
+            },
+        )

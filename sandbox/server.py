@@ -1,4 +1,4 @@
-"""One HTTP server on 127.0.0.1 that serves every stand-in (Shopify, HubSpot, Mailchimp).
+"""One HTTP server on 127.0.0.1 that serves every stand-in (Shopify, HubSpot, Mailchimp, Klaviyo).
 
 Run it::
 
@@ -45,6 +45,7 @@ log = logging.getLogger("sandbox.server")
 DEFAULT_SHOPIFY_TOKEN = "shpat_sandbox"
 DEFAULT_HUBSPOT_TOKEN = "pat-sandbox"
 DEFAULT_MAILCHIMP_KEY = "sandboxkey-us1"
+DEFAULT_KLAVIYO_KEY = "pk_sandbox"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -189,6 +190,7 @@ class SandboxServer:
         shopify_plan: str | None = None,
         hubspot_limits: bool = False,
         faults: FaultConfig | None = None,
+        klaviyo_key: str = DEFAULT_KLAVIYO_KEY,
     ) -> None:
         from sandbox.hubspot import HubSpotStandIn
         from sandbox.shopify import ShopifyStandIn
@@ -206,7 +208,11 @@ class SandboxServer:
             self.data_dir, token=hubspot_token, enforce_limits=hubspot_limits
         )
         self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key)
-        stand_ins: list[StandIn] = [self.shopify, self.hubspot]
+        from sandbox.klaviyo import KlaviyoStandIn
+
+        self.klaviyo = KlaviyoStandIn(klaviyo_key, state_path=self.data_dir / "klaviyo_state.json")
+        stand_ins: list[StandIn] = [self.shopify, self.hubspot, self.klaviyo]
+        stand_ins.append(self.shopify.bulk)  # bulk operation results, at signed URLs
         if self.mailchimp is not None:
             stand_ins.append(self.mailchimp)
         self.faults = FaultInjector(faults) if faults and faults.rate > 0 else None
@@ -240,6 +246,10 @@ class SandboxServer:
             self._httpd.shutdown()
             self._thread.join(timeout=10)
         self._httpd.server_close()
+        try:
+            self.klaviyo.close()
+        except Exception:
+            log.error("klaviyo stand-in failed to close\n%s", traceback.format_exc())
         if self.mailchimp is not None:
             try:
                 self.mailchimp.close()
@@ -261,7 +271,9 @@ def _load_mailchimp(data_dir: Path, api_key: str) -> Any | None:
             raise
         log.warning("sandbox.mailchimp is not available; serving without the Mailchimp stand-in")
         return None
-    return MailchimpStandIn(api_key=api_key, state_path=data_dir / "mailchimp_state.json")
+    return MailchimpStandIn(
+        api_key=api_key, state_path=data_dir / "mailchimp_state.json", data_dir=data_dir
+    )
 
 
 @contextlib.contextmanager
@@ -302,7 +314,7 @@ def serve_in_thread(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Serve the Shopify, HubSpot and Mailchimp stand-ins."
+        description="Serve the Shopify, HubSpot, Mailchimp and Klaviyo stand-ins."
     )
     parser.add_argument(
         "--data", required=True, type=Path, help="directory written by sandbox.generate"

@@ -6,15 +6,17 @@ graphql-core itself, so a query that uses a field the real API does not have fai
 as it would there, and a response holds exactly the fields that were asked for.
 
 The data are the records ``sandbox.generate`` wrote (``shopify_customers.jsonl``,
-``shopify_orders.jsonl``), stored in the API's own shape; the resolver only adds what a
-store computes: connections (cursors, ``first``/``last``, ``sortKey``, ``reverse``, the
-``query`` search syntax), ``Order.customer`` and ``Customer.orders`` links, and the query
-cost in ``extensions.cost``. Limits enforced as Shopify does: 250 records per page, one of
-``first``/``last`` required, a requested cost of at most 1,000 points per query. With
-``enforce_throttle`` the plan's leaky bucket is enforced too: a query's requested cost is
-taken from the bucket before it runs and the difference to its actual cost is refunded
-after; a query that does not fit is answered HTTP 200 with a ``THROTTLED`` error. Every
-answer carries ``extensions.cost.throttleStatus``.
+``shopify_orders.jsonl``, ``shopify_products.jsonl``, ``shopify_abandoned_checkouts.jsonl``),
+stored in the API's own shape; the resolver only adds what a store computes: connections
+(cursors, ``first``/``last``, ``sortKey``, ``reverse``, the ``query`` search syntax), the
+links from an order or a checkout to its customer and from a checkout's line items to their
+product and variant, ``Customer.orders``, and the query cost in ``extensions.cost``.
+``abandonedCheckoutsCount`` counts to 10,000 at most, as Shopify's does. Limits enforced
+as Shopify does: 250 records per page, one of ``first``/``last`` required, a requested cost
+of at most 1,000 points per query. With ``enforce_throttle`` the plan's leaky bucket is
+enforced too: a query's requested cost is taken from the bucket before it runs and the
+difference to its actual cost is refunded after; a query that does not fit is answered
+HTTP 200 with a ``THROTTLED`` error. Every answer carries ``extensions.cost.throttleStatus``.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ PLANS = {
     "plus": (20000.0, 1000.0),
     "enterprise": (40000.0, 2000.0),
 }
+CHECKOUTS_COUNT_MAX = 10_000  # abandonedCheckoutsCount is "limited to a maximum of 10000"
 AUTH_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 
 _DATE_FIELDS = {"updated_at": "updatedAt", "created_at": "createdAt", "processed_at": "processedAt"}
@@ -571,6 +574,50 @@ class ShopifyStandIn:
                 },
                 text=lambda r: f"{r.get('name', '')} {r.get('email') or ''}".lower(),
             )
+            self.products = _Collection(
+                read_jsonl(data_dir / "shopify_products.jsonl"),
+                sort_keys={
+                    "ID": lambda r: _numeric_id(r["id"]),
+                    "CREATED_AT": lambda r: _epoch(r["createdAt"]),
+                    "UPDATED_AT": lambda r: _epoch(r["updatedAt"]),
+                    "TITLE": lambda r: (r.get("title") or "").lower(),
+                    "PRODUCT_TYPE": lambda r: (r.get("productType") or "").lower(),
+                    "VENDOR": lambda r: (r.get("vendor") or "").lower(),
+                },
+                search_fields={
+                    "updated_at": _date_getter("updatedAt"),
+                    "created_at": _date_getter("createdAt"),
+                    "id": _numeric_getter(lambda r: _numeric_id(r["id"])),
+                    "title": _text_getter(lambda r: r.get("title")),
+                    "handle": _text_getter(lambda r: r.get("handle")),
+                    "product_type": _text_getter(lambda r: r.get("productType")),
+                    "vendor": _text_getter(lambda r: r.get("vendor")),
+                    "status": _text_getter(lambda r: r.get("status")),
+                    "tag": _text_getter(lambda r: r.get("tags")),
+                    "sku": _text_getter(lambda r: [v.get("sku") for v in r.get("variants", [])]),
+                },
+                text=lambda r: f"{r.get('title', '')} {r.get('productType', '')}".lower(),
+            )
+            self.variants = {v["id"]: v for p in self.products.records for v in p["variants"]}
+            self.checkouts = _Collection(
+                read_jsonl(data_dir / "shopify_abandoned_checkouts.jsonl"),
+                sort_keys={  # no UPDATED_AT: AbandonedCheckoutSortKeys has none
+                    "ID": lambda r: _numeric_id(r["id"]),
+                    "CHECKOUT_ID": lambda r: _numeric_id(r["id"]),
+                    "CREATED_AT": lambda r: _epoch(r["createdAt"]),
+                    "TOTAL_PRICE": lambda r: float(r["totalPriceSet"]["shopMoney"]["amount"]),
+                },
+                search_fields={
+                    "updated_at": _date_getter("updatedAt"),
+                    "created_at": _date_getter("createdAt"),
+                    "id": _numeric_getter(lambda r: _numeric_id(r["id"])),
+                    "status": _text_getter(lambda r: "closed" if r.get("completedAt") else "open"),
+                    "recovery_state": _text_getter(
+                        lambda r: "recovered" if r.get("completedAt") else "not_recovered"
+                    ),
+                },
+                text=lambda r: (r.get("name") or "").lower(),
+            )
             self.orders_by_customer: dict[str, list[dict[str, Any]]] = {}
             for order in self.orders.records:
                 if order.get("customer"):
@@ -584,6 +631,9 @@ class ShopifyStandIn:
                 "ianaTimezone": "Etc/UTC",
             }
         log.info("shopify stand-in: %d customers, %d orders", len(customers), len(orders))
+        from sandbox.shopify_bulk import BulkOperations
+
+        self.bulk = BulkOperations(self)  # bulk queries; also serves their result files
 
     # ----------------------------------------------------------------- HTTP
 
@@ -598,6 +648,7 @@ class ShopifyStandIn:
             query, variables, operation_name = self._parse_body(req)
         except BadRequest:
             return Response(400, {"errors": {"query": "Required parameter missing or invalid"}})
+        self.bulk.host = req.headers.get("Host") or self.bulk.host  # for result URLs
         return Response(200, self.execute(query, variables, operation_name))
 
     def throttled_response(self, requested: int | None = None, **_ignored: Any) -> Response:
@@ -724,8 +775,13 @@ class ShopifyStandIn:
                 value = source[name]
                 if isinstance(value, list) and named.name.endswith("Connection"):
                     value = _connection(_list_view(value), args)
-                elif parent == "Order" and name == "customer" and value:
+                elif name == "customer" and parent in ("Order", "AbandonedCheckout") and value:
                     value = self.customers.by_id.get(value["id"], value)
+                elif parent == "AbandonedCheckoutLineItem" and value:
+                    if name == "product":
+                        value = self.products.by_id.get(value["id"], value)
+                    elif name == "variant":
+                        value = self.variants.get(value["id"], value)
             else:
                 value = self._derived(source, parent, name, args)
         else:
@@ -756,6 +812,8 @@ class ShopifyStandIn:
         return None
 
     def _root_field(self, parent: str, name: str, args: dict[str, Any]) -> Any:
+        if name in ("bulkOperationRunQuery", "currentBulkOperation"):
+            return self.bulk.resolve(name, args)
         if parent == "Mutation":
             raise GraphQLError(f"Mutation '{name}' is not available in the sandbox")
         if name == "customers":
@@ -770,6 +828,27 @@ class ShopifyStandIn:
                 args,
                 self.paging_cap,
             )
+        if name == "products":
+            return _connection(
+                self.products.view(args.get("sortKey") or "ID", args.get("query")),
+                args,
+                self.paging_cap,
+            )
+        if name == "abandonedCheckouts":
+            return _connection(
+                self.checkouts.view(args.get("sortKey") or "ID", args.get("query")),
+                args,
+                self.paging_cap,
+            )
+        if name == "product":
+            return self.products.by_id.get(args["id"])
+        if name == "productsCount":
+            return _capped_count(
+                len(self.products.view("ID", args.get("query")).records), args.get("limit")
+            )
+        if name == "abandonedCheckoutsCount":
+            limit = min(args.get("limit") or CHECKOUTS_COUNT_MAX, CHECKOUTS_COUNT_MAX)
+            return _capped_count(len(self.checkouts.view("ID", args.get("query")).records), limit)
         if name == "customer":
             return self.customers.by_id.get(args["id"])
         if name == "order":
@@ -793,7 +872,18 @@ class ShopifyStandIn:
         raise GraphQLError(f"Field 'QueryRoot.{name}' is not available in the sandbox")
 
     def _node(self, gid: str) -> dict[str, Any] | None:
-        return self.customers.by_id.get(gid) or self.orders.by_id.get(gid)
+        if gid.startswith("gid://shopify/BulkOperation/"):
+            return self.bulk.resolve("node", {"id": gid})
+        for collection in (self.customers, self.orders, self.products, self.checkouts):
+            if gid in collection.by_id:
+                return collection.by_id[gid]
+        return None
+
+
+def _capped_count(count: int, limit: int | None) -> dict[str, Any]:
+    """A count as Shopify reports one past its limit (10,000 unless asked otherwise)."""
+    limit = limit or 10_000
+    return {"count": min(count, limit), "precision": "EXACT" if count <= limit else "AT_LEAST"}
 
 
 def _throttled_body(requested: int | None, status: dict[str, float]) -> dict[str, Any]:

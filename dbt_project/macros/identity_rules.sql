@@ -89,6 +89,7 @@
   Guards: a value held by too many records links nothing; a value whose holders' names
   disagree (a family email, a household phone) is "contested" and links only holders
   whose first names are both present and agree. First names always have to agree.
+  Only pairs with an `is_affected` record are made; the guards still see every holder.
 -#}
 {% macro identity_identifier_links(records, column, rule) -%}
     (
@@ -99,6 +100,12 @@
                 <= {{ var('tailor_identity_max_records_per_identifier') }}
         ),
 
+        -- whole groups, so that `contested` sees all their pairs
+        touched_holders as (
+            select * from holders
+            where {{ column }} in (select {{ column }} from holders where is_affected)
+        ),
+
         pairs as (
             select
                 a.record_key as left_record_key,
@@ -106,9 +113,10 @@
                 a.{{ column }} as identifier,
                 {{ identity_name_similarity('a', 'b') }} as name_similarity,
                 {{ identity_first_names_agree('a', 'b') }} as names_agree,
-                a.first_name_key is not null and b.first_name_key is not null as both_named
-            from holders as a
-            inner join holders as b
+                a.first_name_key is not null and b.first_name_key is not null as both_named,
+                a.is_affected or b.is_affected as is_affected
+            from touched_holders as a
+            inner join touched_holders as b
                 on a.{{ column }} = b.{{ column }}
                 and a.record_key < b.record_key
         ),
@@ -125,6 +133,7 @@
             round(name_similarity, 4) as score
         from pairs
         where names_agree
+            and is_affected
             and (both_named or identifier not in (select identifier from contested))
     )
 {%- endmacro %}

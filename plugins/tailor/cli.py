@@ -28,18 +28,28 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> None:
-    from tailor import settings
-    from tailor.sources.backfill import backfill
+    """The whole pipeline per interval (no sync), or one source entity's landing files."""
+    from tailor import backfill
 
-    results = backfill(
-        args.source,
-        args.entity,
+    if bool(args.source) != bool(args.entity):
+        raise SystemExit("give both SOURCE and ENTITY, or neither for the whole pipeline")
+    if args.source:
+        name = f"{args.source}_{args.entity}"
+        step_fn = backfill.entity_interval(args.source, args.entity)
+    else:
+        name, step_fn = "pipeline", backfill.pipeline_interval
+    summary = backfill.run(
+        name,
         getattr(args, "from"),
         args.to,
         timedelta(hours=args.every_hours),
-        settings.landing_dir(),
+        step_fn,
+        restart=args.restart,
     )
-    _print([r.as_dict() for r in results])
+    if args.source:  # the landing result of each interval run now, in order
+        _print(list(summary["results"].values()))
+    else:
+        _print(summary)
 
 
 def cmd_build(args: argparse.Namespace) -> None:
@@ -111,13 +121,55 @@ def cmd_identity_resolve(args: argparse.Namespace) -> None:
     from tailor import identity
 
     mapping = identity.parse_mapping(args.mapping)
-    _print(asdict(identity.resolve(args.input, args.output, mapping, args.state, args.as_of)))
+    resolved = identity.resolve(
+        args.input, args.output, mapping, args.state, args.as_of, full_refresh=args.full_refresh
+    )
+    _print(asdict(resolved))
+
+
+def cmd_segments(args: argparse.Namespace) -> None:
+    """`tailor segments`: every audience with its size; `show NAME`: a masked sample."""
+    from tailor import segments, settings
+
+    manifest = segments.manifest_path(settings.dbt_project_dir())
+    warehouse = settings.warehouse_path()
+    if getattr(args, "segments_command", None) == "show":
+        sample = segments.show_segment(warehouse, manifest, args.name, args.limit)
+        print(
+            json.dumps(segments.as_dicts([sample])[0], indent=2, default=str)
+            if args.json
+            else segments.render_sample(sample)
+        )
+        return
+    statuses = segments.list_segments(warehouse, manifest)
+    print(
+        json.dumps(segments.as_dicts(statuses), indent=2, default=str)
+        if args.json
+        else segments.render_list(statuses)
+    )
 
 
 def cmd_identity_explain(args: argparse.Namespace) -> None:
     from tailor import identity
 
     _print(identity.explain(args.id, args.state))
+
+
+def cmd_collector_serve(args: argparse.Namespace) -> None:
+    from tailor.collector.server import serve
+
+    serve(args.host, args.port, args.spool)
+
+
+def cmd_events_replay(args: argparse.Namespace) -> None:
+    from tailor.collector import config
+    from tailor.collector.replay import replay
+
+    secrets = config.load_secrets()
+    url = args.url or secrets.base_url
+    if not secrets.track_secret:
+        raise SystemExit(f"the connection {config.CONNECTION_ID} has no password to sign with")
+    _print(replay(args.file, url, secrets.track_secret, args.batch_size))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,12 +185,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--full-refresh", action="store_true", help="all history up to --end")
     e.set_defaults(func=cmd_extract)
 
-    bf = sub.add_parser("backfill", help="land [--from, --to) one interval at a time")
-    bf.add_argument("source")
-    bf.add_argument("entity")
+    bf = sub.add_parser(
+        "backfill",
+        help="run [--from, --to) one interval at a time (extract, build, gate; no sync), "
+        "resuming after a failure; with SOURCE ENTITY, only land that entity",
+    )
+    bf.add_argument("source", nargs="?")
+    bf.add_argument("entity", nargs="?")
     bf.add_argument("--from", type=_moment, required=True)
     bf.add_argument("--to", type=_moment, required=True)
     bf.add_argument("--every-hours", type=float, default=24, help="interval length (24)")
+    bf.add_argument("--restart", action="store_true", help="forget finished intervals")
     bf.set_defaults(func=cmd_backfill)
 
     b = sub.add_parser("build", help="dbt build for as_of")
@@ -156,7 +213,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sync", help="send audience changes to an ESP")
     s.add_argument("--run-id", default="cli")
-    s.add_argument("--destination", default="mailchimp", help="the connection to sync to")
+    s.add_argument(
+        "--destination",
+        default="mailchimp",
+        choices=["mailchimp", "klaviyo"],
+        help="the ESP (and connection) to sync to",
+    )
     s.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
     s.add_argument("--force", action="store_true", help="sync even past the safety stop")
     s.add_argument(
@@ -187,11 +249,40 @@ def parser() -> argparse.ArgumentParser:
     ir.add_argument("--mapping", help="tailor_column=file_column,... (e.g. email=Email)")
     ir.add_argument("--state", type=Path, help="where the id map is kept (default: beside OUTPUT)")
     ir.add_argument("--as-of", type=_moment, help="the run's moment (default: now)")
+    ir.add_argument(
+        "--full-refresh", action="store_true", help="re-resolve every record (ids are kept)"
+    )
     ir.set_defaults(func=cmd_identity_resolve)
     ie = isub.add_parser("explain", help="a person's records and the links between them")
     ie.add_argument("id", help="customer_id, record key (source:id) or source record id")
     ie.add_argument("--state", type=Path, help="a resolve run's --state (default: the warehouse)")
     ie.set_defaults(func=cmd_identity_explain)
+
+    sg = sub.add_parser("segments", help="segments: size, change since the last run, refresh")
+    sg.add_argument("--json", action="store_true", help="print JSON")
+    sg.set_defaults(func=cmd_segments)
+    sgsub = sg.add_subparsers(dest="segments_command")
+    sgs = sgsub.add_parser("show", help="a sample of a segment's members and merge fields")
+    sgs.add_argument("name", help="audience name (or segment model)")
+    sgs.add_argument("--limit", type=int, default=10, help="members to show (10)")
+    sgs.add_argument("--json", action="store_true", help="print JSON")
+    sgs.set_defaults(func=cmd_segments)
+
+    c = sub.add_parser("collector", help="the event collector (webhooks and track calls)")
+    csub = c.add_subparsers(dest="collector_command", required=True)
+    cs = csub.add_parser("serve", help="accept webhooks and track calls into the spool")
+    cs.add_argument("--host", default="127.0.0.1")
+    cs.add_argument("--port", type=int, default=8780, help="0 picks a free port")
+    cs.add_argument("--spool", type=Path, help="spool folder (default: $TAILOR_DATA_DIR/collector)")
+    cs.set_defaults(func=cmd_collector_serve)
+
+    ev = sub.add_parser("events", help="send track and identify calls to the collector")
+    evsub = ev.add_subparsers(dest="events_command", required=True)
+    er = evsub.add_parser("replay", help="sign and post a JSON Lines file of calls, in batches")
+    er.add_argument("file", type=Path)
+    er.add_argument("--url", help="collector URL (default: the tailor_collector connection)")
+    er.add_argument("--batch-size", type=int, default=500)
+    er.set_defaults(func=cmd_events_replay)
     return p
 
 

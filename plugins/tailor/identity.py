@@ -3,7 +3,8 @@
 `resolve` maps the file's columns to Tailor's, then runs the `int_identity__*` models of
 the dbt project on it (var `tailor_identity_input`) in a warehouse of its own, so the
 result is what the nightly build would decide for the same records. The id map lives in
-that warehouse: resolving a grown file again keeps every existing customer_id.
+that warehouse: resolving a grown file again resolves only the new and changed records
+(and their neighbours) and keeps every existing customer_id.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ COLUMNS = [
     "created_at",
 ]
 MODELS = (
-    "int_identity__records int_identity__links int_identity__clusters int_identity__customer_ids"
+    "int_identity__records int_identity__changes int_identity__links int_identity__clusters"
+    " int_identity__customer_ids"
 )
 
 
@@ -46,6 +48,8 @@ class Resolved:
     customers: int
     links: int
     output: str
+    # records this run resolved again (new, changed, removed and their block neighbours)
+    resolved_now: int = 0
 
 
 def parse_mapping(text: str | None) -> dict[str, str]:
@@ -106,8 +110,14 @@ def prepare_input(source: Path, mapping: dict[str, str], into: Path) -> int:
     return rows
 
 
-def run_models(state_dir: Path, input_parquet: Path, as_of: datetime) -> None:
-    """The identity models of the dbt project, on the prepared file, in state_dir's warehouse."""
+def run_models(
+    state_dir: Path, input_parquet: Path, as_of: datetime, full_refresh: bool = False
+) -> None:
+    """The identity models of the dbt project, on the prepared file, in state_dir's warehouse.
+
+    Incremental: only new, changed and removed records and their neighbours are resolved
+    again. `full_refresh` re-resolves every record; the id map is kept, so ids do not move.
+    """
     from dbt.cli.main import dbtRunner
 
     project = settings.dbt_project_dir()
@@ -124,6 +134,7 @@ def run_models(state_dir: Path, input_parquet: Path, as_of: datetime) -> None:
         "--vars", json.dumps(variables),
         "--select", *MODELS.split(),
         "--no-use-colors", "--quiet",
+        *(["--full-refresh"] if full_refresh else []),
     ]  # fmt: skip
     try:
         with transform.environment(transform.dbt_env(warehouse=state_dir / "identity.duckdb")):
@@ -160,8 +171,9 @@ def export(state_dir: Path, output: Path) -> Resolved:
             ).fetchall()[0],
             con.sql("select count(*) from int_identity__links").fetchall()[0][0],
         )
+        (resolved_now,) = con.sql("select count(*) from int_identity__changes").fetchall()[0]
     tmp.replace(output)
-    return Resolved(records, customers, links, str(output))
+    return Resolved(records, customers, links, str(output), resolved_now)
 
 
 def resolve(
@@ -170,6 +182,8 @@ def resolve(
     mapping: dict[str, str] | None = None,
     state_dir: Path | None = None,
     as_of: datetime | None = None,
+    *,
+    full_refresh: bool = False,
 ) -> Resolved:
     """Resolve a CSV/Parquet file of person records into `output` (record -> customer_id)."""
     state = state_dir or output.parent / ".tailor-identity"
@@ -178,7 +192,7 @@ def resolve(
     prepared = (state / "input.parquet").resolve()
     rows = prepare_input(Path(source), mapping or {}, prepared)
     log.info("resolving %d records from %s", rows, source)
-    run_models(state.resolve(), prepared, when)
+    run_models(state.resolve(), prepared, when, full_refresh)
     return export(state, output)
 
 

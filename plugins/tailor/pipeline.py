@@ -28,25 +28,45 @@ def extract(
 ) -> dict[str, Any]:
     from tailor import sources
 
+    if start is None or end is None:
+        # Airflow 3 gives a run triggered without a logical date no data interval.
+        raise ValueError(
+            "no data interval: trigger the run with a logical date "
+            "(airflow dags trigger --logical-date ...), or pass --start and --end"
+        )
     lo, hi = extract_window(start, end, full_refresh)
     return sources.extract(source, entity, lo, hi, landing_root or settings.landing_dir()).as_dict()
 
 
-def build(as_of: datetime) -> dict[str, Any]:
+def build(as_of: datetime, select: str | None = None) -> dict[str, Any]:
+    """`dbt build` for as_of: the whole project, or the `select`ed part of it."""
     from tailor import transform
 
-    result = transform.build(as_of)
-    return {"models": result.models, "tests": result.tests, "nodes": result.nodes}
+    result = transform.build(as_of, select=select)
+    if select and not result.models:
+        raise transform.DbtFailed(f"dbt build --select {select!r} selected no model")
+    return {
+        "models": result.models,
+        "tests": result.tests,
+        "nodes": result.nodes,
+        "built": result.built,
+    }
 
 
 def gate(
-    run_id: str, as_of: datetime, layers: tuple[str, ...] = ("landing", "staging", "marts")
+    run_id: str,
+    as_of: datetime,
+    layers: tuple[str, ...] = ("landing", "staging", "marts"),
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
     """The quality gate for the run ending at as_of (this run's landing files, staging and
-    marts); raises QualityGateFailed on a failed critical expectation."""
+    marts, or `only` those tables); raises QualityGateFailed on a failed critical
+    expectation."""
     from tailor import quality
 
-    report = quality.run_gate(run_id, as_of, layers=tuple(layers))
+    report = quality.run_gate(
+        run_id, as_of, layers=tuple(layers), only=set(only) if only is not None else None
+    )
     return {
         "passed": report.passed,
         "warnings": len(report.warnings),
@@ -100,7 +120,26 @@ def _destination(name: str) -> Any:
         from tailor.destinations.mailchimp import MailchimpConfig, MailchimpDestination
 
         return MailchimpDestination(MailchimpConfig.from_connection(get_connection("mailchimp")))
-    raise ValueError(f"unknown destination {name!r}; known: mailchimp")
+    if name == "klaviyo":
+        from tailor.destinations.klaviyo import KlaviyoConfig, KlaviyoDestination
+
+        return KlaviyoDestination(KlaviyoConfig.from_connection(get_connection("klaviyo")))
+    raise ValueError(f"unknown destination {name!r}; known: {', '.join(DESTINATIONS)}")
+
+
+DESTINATIONS = ("mailchimp", "klaviyo")
+
+
+def sync_if_configured(destination_name: str, run_id: str, **options: Any) -> dict[str, Any]:
+    """`sync`, or `{"skipped": why}` when the destination's connection is not configured
+    (an account without Klaviyo runs the same DAG)."""
+    from tailor.connections import MissingConnection, get_connection
+
+    try:
+        get_connection(destination_name)
+    except MissingConnection as exc:
+        return {"skipped": str(exc)}
+    return sync(destination_name, run_id, **options)
 
 
 def sync_mailchimp(run_id: str, dry_run: bool = False, **options: Any) -> dict[str, Any]:

@@ -89,7 +89,9 @@ def _vectorisable(frame: Any) -> Any:
         if dtype.kind == "M" and getattr(dtype, "tz", None) is None:
             frame[name] = frame[name].astype("datetime64[ns]")
         elif dtype.kind in "iu":
-            frame[name] = frame[name].astype("int64")
+            # A nullable integer column (pandas' Int*) cannot hold NA as int64: widen to float.
+            column = frame[name]
+            frame[name] = column.astype("float64" if column.isna().any() else "int64")
         elif dtype.kind == "f":
             frame[name] = frame[name].astype("float64")
     return frame

@@ -27,6 +27,7 @@ class DbtResult:
     failures: list[str] = field(default_factory=list)
     models: int = 0
     tests: int = 0
+    built: list[str] = field(default_factory=list)  # names of the models that ran
 
 
 def as_of_var(as_of: datetime) -> str:
@@ -110,6 +111,7 @@ def run_dbt(
         failures=failures,
         models=sum(1 for r in results if r.node.resource_type == "model"),
         tests=sum(1 for r in results if r.node.resource_type in ("test", "unit_test")),
+        built=sorted(r.node.name for r in results if r.node.resource_type == "model"),
     )
     if failures or not outcome.success:
         raise DbtFailed(f"dbt {command} failed: " + "; ".join(failures or ["see the dbt log"]))

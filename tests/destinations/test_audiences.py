@@ -1,21 +1,21 @@
-"""Audiences come from the segments' `meta.audience`; the macro that unions them for
-`audience_members` must list exactly the segment models, with the same names and tags."""
+"""Audiences come from the segments' `meta.audience`, read from dbt's manifest: every
+segment model must declare one that the sync can use."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import yaml
 from destination_helpers import REPO_ROOT
-from tailor.destinations.audiences import AudienceConfigError, load_audiences, spec_from_meta
+from tailor.destinations.audiences import (
+    AudienceConfigError,
+    AudienceSpec,
+    load_audiences,
+    spec_from_meta,
+)
 
 SEGMENTS = REPO_ROOT / "dbt_project" / "models" / "marts" / "segments"
-MACRO = REPO_ROOT / "dbt_project" / "macros" / "tailor_segments.sql"
-ENTRY = re.compile(
-    r"\{'model':\s*'(?P<model>\w+)',\s*'audience':\s*'(?P<audience>\w+)',\s*'tag':\s*'(?P<tag>[^']+)'"
-)
 
 
 def declared_in_yaml() -> dict[str, dict]:
@@ -27,15 +27,30 @@ def declared_in_yaml() -> dict[str, dict]:
     return found
 
 
-def test_every_segment_model_is_in_the_macro_and_vice_versa():
+def test_every_segment_model_declares_a_usable_audience():
     models = {p.stem for p in SEGMENTS.glob("*.sql")}
-    listed = {m["model"]: m for m in (e.groupdict() for e in ENTRY.finditer(MACRO.read_text()))}
     declared = declared_in_yaml()
-    assert models == set(listed), "tailor_segments() must list every model under segments/"
     assert models == set(declared), "every segment model needs YAML with meta.audience"
-    for model, entry in listed.items():
-        spec = spec_from_meta(model, declared[model])
-        assert (spec.name, spec.tag) == (entry["audience"], entry["tag"]), model
+    specs = [spec_from_meta(model, declared[model]) for model in sorted(models)]
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names)), "audience names must be unique"
+    for spec in specs:
+        assert spec.merge_fields, f"{spec.model} sends no merge fields"
+        assert spec.on_leave in ("untag", "clear", "delete")
+
+
+def test_on_leave_accepts_both_spellings_and_merge_tags_must_fit_mailchimp():
+    spelled = {"remove_tag": "untag", "clear_merge_fields": "clear", "delete_member": "delete"}
+    for yaml_word, action in spelled.items():
+        assert spec_from_meta("seg_x", {"tag": "X", "on_leave": yaml_word}).on_leave == action
+        assert spec_from_meta("seg_x", {"tag": "X", "on_leave": action}).on_leave == action
+    assert spec_from_meta("seg_x", {"tag": "X"}).on_leave == "untag"
+    assert AudienceSpec("x", "X", on_leave="clear_merge_fields").on_leave == "clear"
+    for bad in (["fname"], ["RECOMMENDATIONS"], ["CART-TOTAL"], ["1ST"]):
+        with pytest.raises(AudienceConfigError, match="not Mailchimp merge tags"):
+            spec_from_meta("seg_x", {"tag": "X", "merge_fields": bad})
+    with pytest.raises(AudienceConfigError, match="tag is required"):
+        spec_from_meta("seg_x", {"merge_fields": ["FNAME"]})
 
 
 def test_load_audiences_reads_segment_models_from_the_manifest(tmp_path):
@@ -75,5 +90,5 @@ def test_load_audiences_reads_segment_models_from_the_manifest(tmp_path):
 
     manifest["nodes"]["model.tailor.seg_a"]["config"]["meta"]["audience"]["on_leave"] = "drop"
     path.write_text(json.dumps(manifest))
-    with pytest.raises(AudienceConfigError, match="on_leave must be one of untag, clear"):
+    with pytest.raises(AudienceConfigError, match="on_leave must be one of remove_tag"):
         load_audiences(path)

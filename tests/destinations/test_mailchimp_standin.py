@@ -328,3 +328,111 @@ def test_more_than_ten_simultaneous_connections_get_429():
     for t in threads:
         t.join()
     assert statuses.count(200) == 10 and statuses.count(429) == 4
+
+
+SEGMENTS = f"/3.0/lists/{LIST_ID}/segments"
+
+
+def test_a_tag_is_a_static_segment_whichever_endpoint_sets_it(mc):
+    put(mc)
+    put(mc, "b@mail.tailor-shop.com")
+    call(mc, "POST", f"{MEMBERS}/{H}/tags", {"tags": [{"name": "Lapsed", "status": "active"}]})
+    segments = call(mc, "GET", SEGMENTS, query={"type": "static"}).body
+    assert [(s["name"], s["type"], s["member_count"]) for s in segments["segments"]] == [
+        ("Lapsed", "static", 1)
+    ]
+    lapsed = segments["segments"][0]["id"]
+
+    made = call(mc, "POST", SEGMENTS, {"name": "VIP", "static_segment": ["b@mail.tailor-shop.com"]})
+    assert made.status == 200 and made.body["type"] == "static" and made.body["member_count"] == 1
+    batch = call(
+        mc,
+        "POST",
+        f"{SEGMENTS}/{made.body['id']}",
+        {"members_to_add": [EMAIL], "members_to_remove": ["b@mail.tailor-shop.com"]},
+    ).body
+    assert batch["total_added"] == 1 and batch["total_removed"] == 1 and batch["errors"] == []
+    assert [m["email_address"] for m in batch["members_added"]] == [EMAIL]
+    # The member's own tags are the static segments it is in, and its view says so.
+    tags = call(mc, "GET", f"{MEMBERS}/{H}/tags").body["tags"]
+    assert {t["name"] for t in tags} == {"Lapsed", "VIP"}
+    assert {t["name"] for t in mc.member(EMAIL)["tags"]} == {"Lapsed", "VIP"}
+    assert mc.member("b@mail.tailor-shop.com")["tags"] == []
+    # Untagging through the member endpoint takes the member out of the segment.
+    call(mc, "POST", f"{MEMBERS}/{H}/tags", {"tags": [{"name": "Lapsed", "status": "inactive"}]})
+    assert call(mc, "GET", f"{SEGMENTS}/{lapsed}").body["member_count"] == 0
+    # Only static segments exist here: a saved-segment filter lists none.
+    assert call(mc, "GET", SEGMENTS, query={"type": "saved"}).body["total_items"] == 0
+
+
+def test_segment_batches_are_idempotent_and_report_unknown_addresses(mc):
+    put(mc)
+    put(mc, "gone@mail.tailor-shop.com")
+    call(mc, "DELETE", f"{MEMBERS}/{subscriber_hash('gone@mail.tailor-shop.com')}")  # archived
+    seg = call(mc, "POST", SEGMENTS, {"name": "Frequent buyers", "static_segment": []}).body["id"]
+    path = f"{SEGMENTS}/{seg}"
+    unknown = ["nobody@mail.tailor-shop.com", "gone@mail.tailor-shop.com"]
+    first = call(mc, "POST", path, {"members_to_add": [EMAIL, *unknown]})
+    assert first.status == 200  # per-address errors do not fail the call
+    assert first.body["total_added"] == 1 and first.body["error_count"] == 2
+    assert first.body["errors"] == [
+        {"email_addresses": unknown, "error": "Email address is not a member of this audience"}
+    ]
+    again = call(mc, "POST", path, {"members_to_add": [EMAIL]}).body
+    assert again["total_added"] == 0 and again["errors"] == []  # already in: no change
+    removed = call(mc, "POST", path, {"members_to_remove": [EMAIL, EMAIL]}).body
+    assert removed["total_removed"] == 1 and removed["errors"] == []
+    assert mc.member(EMAIL)["tags"] == []
+
+
+def test_segment_limits_and_schemas(mc):
+    put(mc)
+    seg = call(mc, "POST", SEGMENTS, {"name": "Lapsed", "static_segment": []}).body["id"]
+    path = f"{SEGMENTS}/{seg}"
+    many = [f"p{i}@mail.tailor-shop.com" for i in range(501)]
+    body = assert_problem(call(mc, "POST", path, {"members_to_add": many}), 400, "Invalid Resource")
+    assert body["errors"] == [{"field": "members_to_add", "message": "Maximum 500 items"}]
+    assert_problem(call(mc, "POST", path, {"members_to_remove": many}), 400, "Invalid Resource")
+    assert call(mc, "POST", path, {"members_to_add": many[:500]}).body["error_count"] == 500
+    for bad in ({"members": [EMAIL]}, {"members_to_add": EMAIL}, {"members_to_add": [1]}):
+        assert_problem(call(mc, "POST", path, bad), 400, "Invalid Resource")
+    assert_problem(
+        call(mc, "POST", f"{SEGMENTS}/999", {"members_to_add": [EMAIL]}), 404, "Resource Not Found"
+    )
+    assert_problem(call(mc, "GET", f"{SEGMENTS}/nope"), 404, "Resource Not Found")
+    # Creating: a name of 1..100 characters, a static_segment, and no duplicate names.
+    assert_problem(
+        call(mc, "POST", SEGMENTS, {"name": "Lapsed", "static_segment": []}),
+        400,
+        "Invalid Resource",
+    )
+    assert_problem(
+        call(mc, "POST", SEGMENTS, {"name": "x" * 101, "static_segment": []}),
+        400,
+        "Invalid Resource",
+    )
+    assert_problem(call(mc, "POST", SEGMENTS, {"name": "No members"}), 400, "Invalid Resource")
+    assert_problem(
+        call(mc, "POST", SEGMENTS, {"name": "Rule", "options": {"match": "any", "conditions": []}}),
+        400,
+        "Invalid Resource",
+    )
+    assert_problem(call(mc, "GET", SEGMENTS, query={"type": "dynamic"}), 400, "Invalid Resource")
+
+
+def test_segments_page_and_survive_a_restart(tmp_path):
+    state = tmp_path / "mailchimp_state.json"
+    mc = MailchimpStandIn(api_key=KEY, state_path=state)
+    put(mc)
+    for i in range(12):
+        call(mc, "POST", SEGMENTS, {"name": f"Tag {i:02d}", "static_segment": [EMAIL]})
+    page = call(mc, "GET", SEGMENTS, query={"count": "5", "offset": "10"}).body
+    assert page["total_items"] == 12 and [s["name"] for s in page["segments"]] == [
+        "Tag 10",
+        "Tag 11",
+    ]
+    assert len(call(mc, "GET", SEGMENTS).body["segments"]) == 10  # default count
+    mc.close()
+    reloaded = MailchimpStandIn(api_key=KEY, state_path=state)
+    assert call(reloaded, "GET", SEGMENTS).body["total_items"] == 12
+    assert reloaded.member(EMAIL)["tags_count"] == 12

@@ -17,7 +17,9 @@ from tailor.destinations.sync import sync_destination
 
 BATCH = "POST /lists/{list_id}"
 PUT = "PUT /lists/{list_id}/members/{hash}"
-TAGS = "POST /lists/{list_id}/members/{hash}/tags"
+SEGMENTS = "GET /lists/{list_id}/segments"  # tags are static segments, read once a run
+SEGMENT_NEW = "POST /lists/{list_id}/segments"
+SEGMENT_BATCH = "POST /lists/{list_id}/segments/{segment_id}"
 MERGE_GET = "GET /lists/{list_id}/merge-fields"
 MERGE_POST = "POST /lists/{list_id}/merge-fields"
 
@@ -51,7 +53,8 @@ def test_first_sync_adds_everyone_then_rerun_sends_nothing(
     listed = standin.stats()  # every request the sync made, by template
     assert listed[BATCH] == 2  # one batch per audience
     assert listed[MERGE_POST] == 2  # ORDERS and SPENT did not exist yet
-    assert listed[TAGS] == 70  # one per (member, audience)
+    assert listed[SEGMENT_NEW] == 2 and listed[SEGMENTS] == 1  # both tags were new
+    assert listed[SEGMENT_BATCH] == 2  # one per (audience batch, tag), not per member
     # The contacts in both audiences were upserted once, not twice.
     assert listed.get(PUT, 0) == 0
 
@@ -114,7 +117,7 @@ def test_a_row_leaving_its_segment_gets_its_tag_set_inactive(
     counts.mark()
     report = sync_destination(warehouse, make_destination(), run_id="r2")
 
-    assert counts.since_mark() == {TAGS: 1}
+    assert counts.since_mark() == {SEGMENTS: 1, SEGMENT_BATCH: 1}
     assert report.audiences["frequent_buyers"].removals == 1
     member = standin.member(email)
     assert member["status"] == "subscribed"  # the contact stays
@@ -152,8 +155,16 @@ def test_invalid_addresses_fail_alone_and_are_retried(warehouse, standin, counts
     assert set(failed) == {("frequent_buyers", f"c{i:05d}") for i in bad}
     assert all("looks fake or invalid" in v[1] for v in failed.values())
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 497
-    # 500 members: 1 merge-field lookup, 2 merge fields created, 1 batch, 497 tag calls.
-    assert first == {MERGE_GET: 1, MERGE_POST: 2, BATCH: 1, TAGS: 497}
+    # 500 members: 1 merge-field lookup, 2 merge fields created, 1 batch, 1 tag created,
+    # and 1 call tagging the 497.
+    assert first == {
+        MERGE_GET: 1,
+        MERGE_POST: 2,
+        BATCH: 1,
+        SEGMENTS: 1,
+        SEGMENT_NEW: 1,
+        SEGMENT_BATCH: 1,
+    }
 
     counts.mark()
     retry = sync_destination(warehouse, make_destination(), run_id="r2")
@@ -241,7 +252,7 @@ def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
     write_members(warehouse, rows)
     sent: Counter = Counter()
 
-    crashing = Recording(make_destination(batch_size=100), sent, crash_after=1)
+    crashing = Recording(make_destination(batch_size=100, parallel_batches=1), sent, crash_after=1)
     with pytest.raises(RuntimeError, match="worker killed"):
         sync_destination(warehouse, crashing, run_id="r1")
     assert query(warehouse, "select status from main.sync_runs where run_id = 'r1'") == [
@@ -252,21 +263,25 @@ def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
     ]
 
     report = sync_destination(
-        warehouse, Recording(make_destination(batch_size=100), sent), run_id="r2"
+        warehouse,
+        Recording(make_destination(batch_size=100, parallel_batches=1), sent),
+        run_id="r2",
     )
     assert report.audiences["frequent_buyers"].adds == 150
     assert report.audiences["frequent_buyers"].unchanged == 100
     assert len(sent) == 500 and set(sent.values()) == {1}  # 250 upserts + 250 tags, once each
     stats = standin.stats()
-    assert stats[BATCH] == 3 and stats[TAGS] == 250 and stats.get(PUT, 0) == 0
+    assert stats[BATCH] == 3 and stats[SEGMENT_BATCH] == 3 and stats.get(PUT, 0) == 0
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 250
 
 
-def test_tags_respect_max_connections(warehouse, standin, counts, make_destination):
-    standin.latency = 0.01  # long enough for requests to overlap
+def test_updates_respect_max_connections(warehouse, standin, counts, make_destination):
     write_members(warehouse, [member_row(i) for i in range(80)])
-    report = sync_destination(warehouse, make_destination(max_connections=4), run_id="r1")
-    assert report.totals().adds == 80
+    sync_destination(warehouse, make_destination(), run_id="r1")
+    standin.latency = 0.01  # long enough for requests to overlap
+    write_members(warehouse, [member_row(i, orders=50 + i) for i in range(80)])
+    report = sync_destination(warehouse, make_destination(max_connections=4), run_id="r2")
+    assert report.totals().updates == 80  # 80 known contacts: one upsert each
     assert 2 <= counts.peak_connections() <= 4
 
 

@@ -11,7 +11,8 @@ from destination_helpers import member_row, query, write_members
 from tailor.destinations.audiences import AudienceSpec
 from tailor.destinations.sync import SafetyStop, sync_destination
 
-TAGS = "POST /lists/{list_id}/members/{hash}/tags"
+SEGMENTS = "GET /lists/{list_id}/segments"  # tags are static segments, read once a run
+SEGMENT_BATCH = "POST /lists/{list_id}/segments/{segment_id}"
 PATCH = "PATCH /lists/{list_id}/members/{hash}"
 DELETE = "DELETE /lists/{list_id}/members/{hash}"
 ERASE = "POST /lists/{list_id}/members/{hash}/actions/delete-permanent"
@@ -90,7 +91,8 @@ def test_leaving_clears_merge_fields_or_archives_as_the_audience_says(
     assert report.audiences["vip"].removals == 2
     # 1 left both audiences: untagged twice, its ORDERS cleared, then archived.
     # 3 is still in "lapsed": untagged only, neither cleared nor archived.
-    assert counts.since_mark() == {TAGS: 4, PATCH: 1, DELETE: 1}
+    # Untagging is one segment call per audience for both.
+    assert counts.since_mark() == {SEGMENTS: 1, SEGMENT_BATCH: 2, PATCH: 1, DELETE: 1}
     gone = standin.member(email(1))
     assert gone["status"] == "archived" and gone["merge_fields"]["ORDERS"] == ""
     stays = standin.member(email(3))
@@ -117,7 +119,7 @@ def test_a_consent_revoked_in_a_source_unsubscribes_in_the_esp(
     report = sync_destination(warehouse, make_destination(), run_id="r2")
 
     assert report.audiences["frequent_buyers"].removals == 1
-    assert counts.since_mark() == {TAGS: 1, PATCH: 1}
+    assert counts.since_mark() == {SEGMENTS: 1, SEGMENT_BATCH: 1, PATCH: 1}
     assert standin.member(email(4))["status"] == "unsubscribed"
     assert standin.member(email(5))["status"] == "subscribed"
 

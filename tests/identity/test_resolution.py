@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,8 @@ import pytest
 from tailor import cli, identity
 
 from sandbox.people import pairwise_scores
+
+SECOND_RUN = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def _ids(path: Path) -> dict[str, str]:
@@ -100,3 +104,88 @@ def test_a_file_without_record_ids_is_refused_with_the_reason(tmp_path: Path) ->
     (tmp_path / "bad.csv").write_text("email\na@b.co\n")
     with pytest.raises(identity.IdentityError, match="no record id column"):
         identity.resolve(tmp_path / "bad.csv", tmp_path / "out.csv")
+
+
+def _table(state: Path, sql: str) -> set[tuple]:
+    with duckdb.connect(str(state / "identity.duckdb"), read_only=True) as con:
+        return set(con.sql(sql).fetchall())
+
+
+def test_a_growing_run_resolves_only_the_new_records_and_their_neighbours(grown: dict) -> None:
+    state = grown["state"]
+    ((total,),) = _table(state, "select count(*) from int_identity__records")
+    reasons = dict(_table(state, "select change, count(*) from int_identity__changes group by 1"))
+    assert reasons["new"] == total - grown["first_records"]
+    assert "full" not in reasons and sum(reasons.values()) < total * 0.6, reasons
+    # Only the changes' clusters were labelled again; the rest keep the first run's stamp.
+    stamps = dict(
+        _table(state, "select last_resolved_at::date::varchar, count(*) "
+               "from int_identity__customer_ids group by 1")
+    )  # fmt: skip
+    assert reasons["new"] <= stamps["2026-11-20"] < total * 0.7, stamps
+    stale = _table(
+        state,
+        "select record_key from int_identity__changes inner join int_identity__customer_ids "
+        "using (record_key) where last_resolved_at < timestamp '2026-11-20'",
+    )
+    assert not stale
+
+
+@pytest.fixture(scope="module")
+def refreshed(grown: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grown state resolved again from nothing (--full-refresh), on the same records."""
+    state = tmp_path_factory.mktemp("refreshed") / "state"
+    shutil.copytree(grown["state"], state)
+    identity.resolve(
+        grown["root"] / "all" / "records.parquet", state.parent / "out.parquet",
+        state_dir=state, as_of=SECOND_RUN, full_refresh=True,
+    )  # fmt: skip
+    return state
+
+
+def test_incremental_links_and_clusters_equal_a_full_resolution(
+    grown: dict, refreshed: Path
+) -> None:
+    links = "select left_record_key, right_record_key, rule, score from int_identity__links"
+    clusters = "select record_key, cluster_key from int_identity__clusters"
+    assert _table(refreshed, "select distinct change from int_identity__changes") == {("full",)}
+    assert _table(grown["state"], links) == _table(refreshed, links)
+    assert _table(grown["state"], clusters) == _table(refreshed, clusters)
+
+
+def test_a_full_refresh_keeps_every_customer_id(grown: dict, refreshed: Path) -> None:
+    ids = "select record_key, customer_id from int_identity__customer_ids"
+    assert _table(grown["state"], ids) == _table(refreshed, ids)
+
+
+def _resolve_csv(root: Path, rows: list[str], as_of: str) -> dict[str, str]:
+    (root / "in.csv").write_text("id,first,last,email,phone,created\n" + "\n".join(rows) + "\n")
+    argv = [
+        "identity", "resolve", str(root / "in.csv"), str(root / "out.csv"),
+        "--state", str(root / "state"), "--as-of", as_of,
+        "--mapping", "source_record_id=id,first_name=first,last_name=last,created_at=created",
+    ]  # fmt: skip
+    assert cli.main(argv) == 0
+    rows_out = duckdb.sql(f"select source_record_id, customer_id from read_csv('{root}/out.csv')")
+    return {str(r): c for r, c in rows_out.fetchall()}
+
+
+def test_two_existing_customers_that_merge_keep_the_older_id(tmp_path: Path) -> None:
+    jane = "1,Jane,Smith,jane@x.com,,2021-01-01"
+    bob = "9,Bob,Jones,bob@y.com,,2021-01-01"
+    # Created earlier, but first seen a run later: a new id from its own (earliest) email.
+    jane_at_work = "2,Jane,Smith,jane.smith@work.com,+1 415 555 0199,2019-01-01"
+    first = _resolve_csv(tmp_path, [jane, bob], "2026-11-18T00:00:00Z")
+    second = _resolve_csv(tmp_path, [jane, bob, jane_at_work], "2026-11-19T00:00:00Z")
+    assert second["1"] == first["1"] and second["9"] == first["9"]
+    assert second["2"] not in (second["1"], second["9"])
+    # One record holding both Janes' identifiers joins their clusters.
+    bridge = "3,Jane,Smith,jane@x.com,(415) 555-0199,2026-11-19"
+    third = _resolve_csv(tmp_path, [jane, bob, jane_at_work, bridge], "2026-11-20T00:00:00Z")
+    assert third["1"] == third["2"] == third["3"] == first["1"], "the older id wins"
+    assert third["9"] == first["9"]
+    stamps = _table(
+        tmp_path / "state",
+        "select record_key, last_resolved_at::date::varchar from int_identity__customer_ids",
+    )
+    assert ("file:9", "2026-11-18") in stamps, "Bob was not resolved again"

@@ -24,49 +24,66 @@ AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 def airflow_environment(home: Path, data: Path, sandbox_url: str, **extra: str) -> dict[str, str]:
     env = {**os.environ, **local.airflow_env(home), **local.connection_env(sandbox_url)}
-    for key in ("TAILOR_WAREHOUSE", "TAILOR_LANDING_DIR", "TAILOR_EXPORTS_DIR",
-                "TAILOR_REPORTS_DIR", "TAILOR_EXPECTATIONS_DIR"):
+    for key in (
+        "TAILOR_WAREHOUSE",
+        "TAILOR_LANDING_DIR",
+        "TAILOR_EXPORTS_DIR",
+        "TAILOR_REPORTS_DIR",
+        "TAILOR_EXPECTATIONS_DIR",
+    ):
         env.pop(key, None)
     env.update({"TAILOR_DATA_DIR": str(data), **extra})
     return env
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    """Airflow's metadata, the pools and the dbt manifest (what `make airflow` prepares)."""
+    local.prepare_airflow(env)
+
+
+def run_dag(
+    env: dict[str, str],
+    dag_id: str,
+    as_of: datetime = AS_OF,
+    conf: dict | None = None,
+    log: Path | None = None,
+) -> tuple[bool, str]:
+    """`airflow dags test DAG_ID` for the logical date as_of."""
+    cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
+    cmd.append(as_of.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    if conf is not None:
+        cmd += ["--conf", json.dumps(conf)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    output = proc.stdout + proc.stderr
+    if log:
+        log.write_text(output)
+    succeeded = proc.returncode == 0 and "state=success" in output
+    return succeeded, output
 
 
 def run_nightly(
     env: dict[str, str], as_of: datetime = AS_OF, full_refresh: bool = True, log: Path | None = None
 ) -> tuple[bool, str]:
     """`airflow dags test tailor_nightly` for the interval ending at as_of."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "airflow",
-            "dags",
-            "test",
-            "tailor_nightly",
-            as_of.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-            "--conf",
-            json.dumps({"full_refresh": full_refresh}),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    output = proc.stdout + proc.stderr
-    if log:
-        log.write_text(output)
-    succeeded = proc.returncode == 0 and "state=success" in output
-    return succeeded, output
+    return run_dag(env, "tailor_nightly", as_of, {"full_refresh": full_refresh}, log)
+
+
+def run_audience_sync(env: dict[str, str], log: Path | None = None) -> tuple[bool, str]:
+    """`tailor_audience_sync` runs on the asset the nightly's gate emits; `dags test` does
+    not follow assets, so it is run explicitly."""
+    return run_dag(env, "tailor_audience_sync", log=log)
+
+
+def asset_events(env: dict[str, str], name: str) -> int:
+    """How many events Airflow's metadata holds for the asset called `name`."""
+    import sqlite3
+
+    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as con:
+        return con.execute(
+            "select count(*) from asset_event e join asset a on a.id = e.asset_id where a.name = ?",
+            (name,),
+        ).fetchone()[0]
 
 
 def task_states(output: str) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""`tailor_nightly` end to end, through Airflow, against the sandbox APIs.
+"""`tailor_nightly` then `tailor_audience_sync`, end to end through Airflow, against the
+sandbox APIs.
 
-One generated store (with one invalid email) is extracted, built, gated and synced; the
-results are compared with direct computations over the generated files. A second run
-must send nothing new.
+One generated store (with one invalid email) is extracted, built (one cosmos task per
+dbt model), gated and synced; the results are compared with direct computations over the
+generated files. A second sync must send nothing new; a failed gate emits no audiences
+asset, so nothing downstream is scheduled.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from tests.pipeline import spine_helpers as h
 
 pytestmark = pytest.mark.e2e
 
-CUSTOMERS = 1200
+CUSTOMERS = 800
+AUDIENCES_URI = "tailor://warehouse/audiences"
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +42,27 @@ def sandbox(store: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, sandbox: str) -> dict:
-    """Two nightly runs in a row, with ESP request counts around the second."""
+    """One nightly run, then the audience sync twice, with ESP request counts around the
+    second sync."""
     home = tmp_path_factory.mktemp("airflow")
     data = tmp_path_factory.mktemp("data")
-    env = h.airflow_environment(home, data, sandbox)
+    env = h.airflow_environment(
+        home, data, sandbox, TAILOR_DBT_MANIFEST=str(data / "dbt" / "manifest.json")
+    )
     h.migrate(env)
-    first_ok, first_out = h.run_nightly(env, log=data / "first.log")
+    nightly_ok, nightly_out = h.run_nightly(env, log=data / "nightly.log")
+    assert nightly_ok, nightly_out[-4000:]
+    first_ok, first_out = h.run_audience_sync(env, log=data / "sync1.log")
     assert first_ok, first_out[-4000:]
     requests_before = h.esp_request_count(sandbox)
-    second_ok, second_out = h.run_nightly(env, log=data / "second.log")
+    second_ok, second_out = h.run_audience_sync(env, log=data / "sync2.log")
     assert second_ok, second_out[-4000:]
     return {
         "data": data,
         "warehouse": data / "warehouse.duckdb",
         "second_run_requests": h.esp_request_count(sandbox) - requests_before,
+        "nightly_states": h.task_states(nightly_out),
+        "audience_events": h.asset_events(env, AUDIENCES_URI),
         "env": env,
         "home": home,
     }
@@ -64,14 +74,34 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def test_every_task_succeeds_and_lands_one_file_per_source_and_entity(runs: dict) -> None:
+    from tailor.sources import ENTITIES
+
+    states = runs["nightly_states"]
+    assert set(states.values()) == {"success"}, states
     landing = runs["data"] / "landing"
     files = sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*.parquet"))
-    assert files == [
-        "hubspot/contacts/20000101T000000Z__20261120T000000Z.parquet",
-        "shopify/customers/20000101T000000Z__20261120T000000Z.parquet",
-        "shopify/orders/20000101T000000Z__20261120T000000Z.parquet",
-    ]
+    assert files == sorted(
+        f"{source}/{entity}/20000101T000000Z__20261120T000000Z.parquet"
+        for source, entities in ENTITIES.items()
+        for entity in entities
+    )
     assert not list(landing.rglob("*.tmp")), "no temporary file may be left behind"
+
+
+def test_dbt_runs_as_one_task_per_model_grouped_by_layer(runs: dict) -> None:
+    """Rendered by cosmos from the manifest: every model ran as its own task, each layer
+    ended with its tests, and the gate's asset was emitted once."""
+    from tailor.airflow_support import manifest
+
+    layout = manifest.layout(manifest.read(Path(runs["env"]["TAILOR_DBT_MANIFEST"])))
+    states = runs["nightly_states"]
+    for layer, models in layout.models.items():
+        for model in models:
+            ran = {states.get(f"{layer}.{model}_{kind}") for kind in ("run", "seed")}
+            assert "success" in ran, (layer, model)
+        assert any(t.startswith(f"{layer}.") and t.endswith("_test") for t in states), layer
+    assert "dbt_build" not in states
+    assert runs["audience_events"] == 1
 
 
 def test_one_profile_per_distinct_valid_email(runs: dict, store: Path) -> None:
@@ -154,24 +184,52 @@ def test_the_invalid_email_is_quarantined_and_reported(runs: dict, store: Path) 
 def test_a_failed_critical_expectation_stops_the_sync(
     runs: dict, tmp_path: Path, store: Path
 ) -> None:
-    """A suite that cannot pass: the gate fails, the sync never runs, the ESP sees nothing."""
+    """A suite that cannot pass: the gate fails and emits no audiences asset, so the sync is
+    never scheduled. This run has no manifest: dbt runs as the single dbt_build task."""
     suites = tmp_path / "expectations"
     suites.mkdir()
     shutil.copy(Path(__file__).parent / "failing_suite.py", suites / "suites.py")
     data = tmp_path / "data"
+    events_before = h.asset_events(runs["env"], AUDIENCES_URI)
     with serve_in_thread(store) as fresh_sandbox:
         env = h.airflow_environment(
-            runs["home"], data, fresh_sandbox.url, TAILOR_EXPECTATIONS_DIR=str(suites)
+            runs["home"],
+            data,
+            fresh_sandbox.url,
+            TAILOR_EXPECTATIONS_DIR=str(suites),
+            TAILOR_DBT_MANIFEST=str(tmp_path / "missing" / "manifest.json"),
         )
         ok, output = h.run_nightly(env, log=tmp_path / "run.log")
         assert not ok
         states = h.task_states(output)
+        assert states.get("dbt_build") == "success", states
         assert states.get("quality_gate") == "failed", states
-        assert "sync_mailchimp" not in states and "export_files" not in states, states
         assert "expect_table_row_count_to_be_between" in output
-        assert h.esp_request_count(fresh_sandbox.url) == 0
+        assert h.asset_events(env, AUDIENCES_URI) == events_before
+        # The nightly reads Mailchimp's activity reports; it never writes a member.
         assert h.esp_members(fresh_sandbox.url) == {}
     recorded = query(
         data / "warehouse.duckdb", "select expectation, success from quality_runs where is_critical"
     )
     assert ("expect_table_row_count_to_be_between", False) in recorded
+
+
+def test_the_abandoned_cart_dag_rebuilds_its_segment_and_emits_audiences(runs: dict) -> None:
+    """After the nightly, one 15-minute run: it lands its interval, rebuilds the segment and
+    what is built from it, gates them, and emits the audiences asset once more."""
+    end = h.AS_OF
+    ok, output = h.run_dag(runs["env"], "tailor_abandoned_cart", end, log=runs["data"] / "cart.log")
+    assert ok, output[-4000:]
+    states = h.task_states(output)
+    assert set(states.values()) == {"success"}, states
+    landing = runs["data"] / "landing" / "shopify"
+    interval = "20261119T234500Z__20261120T000000Z.parquet"
+    for entity in ("abandoned_checkouts", "orders", "customers"):
+        assert (landing / entity / interval).exists(), entity
+    assert h.asset_events(runs["env"], AUDIENCES_URI) == runs["audience_events"] + 1
+    rebuilt = query(
+        runs["warehouse"],
+        "select count(*) from audience_members where audience = 'abandoned_cart'",
+    )
+    direct = query(runs["warehouse"], "select count(*) from seg_abandoned_cart")
+    assert rebuilt[0][0] <= direct[0][0]

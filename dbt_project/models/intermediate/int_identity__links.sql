@@ -1,11 +1,27 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}
+        delete from {{ this }}
+        where left_record_key in (select record_key from {{ ref('int_identity__changes') }})
+            or right_record_key in (select record_key from {{ ref('int_identity__changes') }})
+        {% endif %}"
+) }}
 -- Every pair of records judged to be the same person, with the rule and the score that
 -- made the link, so an analyst can see why two records were merged. One row per pair:
 -- when several rules fire, the one with the highest priority (email, phone, similar
 -- email, name and address) wins.
+-- Incremental: the links of the records in int_identity__changes are deleted (pre-hook)
+-- and made again; a pair of two other records links exactly as before. Block sizes and
+-- guards are still counted over every record.
 with
 
 records as (
-    select * from {{ ref('int_identity__records') }}
+    select
+        records.*,
+        records.record_key in (select record_key from {{ ref('int_identity__changes') }})
+            as is_affected
+    from {{ ref('int_identity__records') }} as records
 ),
 
 email_links as {{ identity_identifier_links('records', 'email_key', 'same_email') }},
@@ -24,27 +40,40 @@ blockable as (
         and first_name_key is not null and last_name_key is not null
 ),
 
+-- Pairs with an affected record `a`; a pair of two affected records only once.
 candidates as (
-    select a.record_key as left_record_key, b.record_key as right_record_key
+    select
+        least(a.record_key, b.record_key) as left_record_key,
+        greatest(a.record_key, b.record_key) as right_record_key
     from blockable as a
     inner join blockable as b
         on a.postal_key = b.postal_key and a.last_name_key = b.last_name_key
-        and a.record_key < b.record_key
+        and {{ identity_affected_pair('a', 'b') }}
     where a.last_block_size <= {{ var('tailor_identity_max_block_size') }}
     union
-    select a.record_key, b.record_key
+    select least(a.record_key, b.record_key), greatest(a.record_key, b.record_key)
     from blockable as a
     inner join blockable as b
         on a.postal_key = b.postal_key and a.first_name_key = b.first_name_key
-        and a.record_key < b.record_key
+        and {{ identity_affected_pair('a', 'b') }}
     where a.first_block_size <= {{ var('tailor_identity_max_block_size') }}
     union
+    -- swapped: `a`'s first name is `b`'s last name, with `a` affected or `b` affected
     select least(a.record_key, b.record_key), greatest(a.record_key, b.record_key)
     from blockable as a
     inner join blockable as b
         on a.postal_key = b.postal_key and a.first_name_key = b.last_name_key
         and a.record_key <> b.record_key
     where a.first_block_size <= {{ var('tailor_identity_max_block_size') }}
+        and a.is_affected
+    union
+    select least(a.record_key, b.record_key), greatest(a.record_key, b.record_key)
+    from blockable as b
+    inner join blockable as a
+        on a.postal_key = b.postal_key and a.first_name_key = b.last_name_key
+        and a.record_key <> b.record_key
+    where a.first_block_size <= {{ var('tailor_identity_max_block_size') }}
+        and b.is_affected and not a.is_affected
 ),
 
 scored as (
@@ -86,14 +115,14 @@ email_blockable as (
 
 email_typo_links as (
     select
-        a.record_key as left_record_key,
-        b.record_key as right_record_key,
+        least(a.record_key, b.record_key) as left_record_key,
+        greatest(a.record_key, b.record_key) as right_record_key,
         'similar_email' as rule,
         round(jaro_winkler_similarity(a.email_key, b.email_key), 4) as score
     from email_blockable as a
     inner join email_blockable as b
         on a.email_domain = b.email_domain and a.last_name_key = b.last_name_key
-        and a.record_key < b.record_key
+        and {{ identity_affected_pair('a', 'b') }}
     where a.block_size <= {{ var('tailor_identity_max_block_size') }}
         and a.email_key <> b.email_key
         and levenshtein(a.email_key, b.email_key) <= {{ var('tailor_identity_email_max_edits') }}

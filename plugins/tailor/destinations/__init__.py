@@ -9,10 +9,12 @@ A destination is small on purpose, so that adding an ESP means writing one modul
   missing) before anything is sent; raise if it cannot.
 - `upsert_members(members)`: create or update contacts; never change an existing contact's
   subscription status and never re-subscribe anyone. One outcome per member, in any order.
-- `set_tags(changes)`: add or remove one tag per change. One outcome per change.
+- `set_tags(changes)`: add or remove one tag per change (Mailchimp: a member tag; Klaviyo:
+  membership of the list the tag names). One outcome per change.
 - `clear_fields(contacts, merge_tags)`: empty these merge fields on existing contacts (a
   contact the ESP does not hold counts as done; none is created).
-- `archive_members(contacts)`: take contacts off the audience, reversibly (Mailchimp archives).
+- `archive_members(contacts)`: take contacts off the audience (Mailchimp archives, which is
+  reversible; Klaviyo has no archive and deletes, keeping any profile that holds an opt-out).
 - `unsubscribe_members(contacts)`: set existing contacts to unsubscribed (consent revoked
   in a source); a contact the ESP does not hold counts as done.
 - `erase_members(contacts)`: delete contacts permanently (an erasure request); absent

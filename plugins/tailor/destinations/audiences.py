@@ -8,20 +8,28 @@ config:
       name: frequent_buyers        # the sync's key (defaults to the model name minus seg_)
       tag: Frequent buyers         # the ESP tag
       merge_fields: [FNAME, ORDERS]
-      on_leave: untag              # untag (default) | clear | delete
+      on_leave: remove_tag         # remove_tag (default) | clear_merge_fields | delete_member
       priority_group: journeys     # optional: a person lands in one segment per group
       priority: 10                 # higher wins within the group
 ```
+
+`on_leave` is kept in the sync's short form (`untag`, `clear`, `delete`); both spellings
+are accepted in YAML. Merge tags follow Mailchimp: upper case, letters, digits and `_`,
+at most 10 characters.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 LEAVE_ACTIONS = ("untag", "clear", "delete")
+# The names the segments' YAML uses, and the sync's short form of each.
+LEAVE_ALIASES = {"remove_tag": "untag", "clear_merge_fields": "clear", "delete_member": "delete"}
+MERGE_TAG = re.compile(r"[A-Z][A-Z0-9_]{0,9}")
 SEGMENTS_PATH = "models/marts/segments/"
 
 
@@ -40,11 +48,14 @@ class AudienceSpec:
     priority: int = 0
 
     def __post_init__(self) -> None:
-        if self.on_leave not in LEAVE_ACTIONS:
+        action = LEAVE_ALIASES.get(self.on_leave, self.on_leave)
+        if action not in LEAVE_ACTIONS:
             raise AudienceConfigError(
                 f"audience {self.name!r} ({self.model or 'no model'}): on_leave must be one of "
-                f"{', '.join(LEAVE_ACTIONS)}, not {self.on_leave!r}"
+                f"{', '.join(LEAVE_ALIASES)} (or {', '.join(LEAVE_ACTIONS)}), "
+                f"not {self.on_leave!r}"
             )
+        object.__setattr__(self, "on_leave", action)
 
 
 def spec_from_meta(model: str, meta: dict[str, Any]) -> AudienceSpec:
@@ -55,6 +66,12 @@ def spec_from_meta(model: str, meta: dict[str, Any]) -> AudienceSpec:
     fields = meta.get("merge_fields") or []
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise AudienceConfigError(f"{model}: meta.audience.merge_fields must be a list of tags")
+    bad = [f for f in fields if not MERGE_TAG.fullmatch(f)]
+    if bad:
+        raise AudienceConfigError(
+            f"{model}: merge tags {bad} are not Mailchimp merge tags (upper case letters, "
+            "digits and _, starting with a letter, at most 10 characters)"
+        )
     try:
         priority = int(meta.get("priority", 0))
     except (TypeError, ValueError):

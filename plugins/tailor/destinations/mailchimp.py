@@ -9,9 +9,17 @@ How each rule of the API shapes the calls:
 - Existing contacts (known from earlier syncs, or reported as existing by the batch) are
   upserted one by one with `PUT .../members/{hash}` and `status_if_new`, which sets a
   status only for a new contact: nobody's status changes, nobody is re-subscribed.
-- Neither call carries tags: tags go through `POST .../members/{hash}/tags`, one call per
-  contact with all of its tag changes, at most `max_connections` at a time (Mailchimp
-  allows 10 simultaneous connections per user).
+- Neither call carries tags. A Mailchimp tag is a static segment, so tags are set in bulk:
+  the tag's segment is found (`GET .../segments?type=static`, once per run) or created
+  (`POST .../segments` with an empty `static_segment`), then members are added or removed
+  with `POST .../segments/{segment_id}` (`members_to_add` / `members_to_remove`, ≤ 500
+  addresses a call): one request per 500 tag changes instead of one per contact. Calls
+  for different tags or chunks run at most `max_connections` at a time (Mailchimp allows
+  10 simultaneous connections per user). An address the batch reports in `errors` fails
+  only that change; the member tags endpoint is not used any more.
+- The sync engine is handed `parallel_batches` (default 4) API batches at once: their batch
+  subscribes go out side by side, then their segment calls, and the engine commits state
+  once they are all acknowledged.
 - Merge fields must exist before values for them are kept (unknown tags are silently
   dropped), and a list holds at most 30: `prepare` creates what is missing or fails clearly.
 - Leaving and consent go through single-member calls, 404 meaning "already gone": PATCH
@@ -22,6 +30,7 @@ How each rule of the API shapes the calls:
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,14 +63,19 @@ class MailchimpConfig:
     base_url: str  # API root, e.g. https://us21.api.mailchimp.com/3.0 ("/3.0" added if absent)
     api_key: str = field(repr=False)
     list_id: str
-    batch_size: int = 500
+    batch_size: int = 500  # members (addresses) per batch subscribe or segment call
     max_connections: int = 10
+    # Calls of `batch_size` sent at once per step; the sync commits state after each group
+    # of `batch_size * parallel_batches` rows, so a crash repeats at most that group.
+    parallel_batches: int = 4
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
         if not 1 <= self.max_connections <= MAX_CONNECTIONS:
             raise ValueError(f"max_connections must be between 1 and {MAX_CONNECTIONS}")
+        if not 1 <= self.parallel_batches <= MAX_CONNECTIONS:
+            raise ValueError(f"parallel_batches must be between 1 and {MAX_CONNECTIONS}")
 
     @classmethod
     def from_connection(cls, conn: Any, **overrides: Any) -> MailchimpConfig:
@@ -76,7 +90,7 @@ class MailchimpConfig:
             base = f"https://{dc}.api.mailchimp.com/3.0"
         extra = dict(conn.extra or {})
         settings: dict[str, Any] = {"list_id": extra.get("list_id", "")}
-        for name in ("batch_size", "max_connections"):
+        for name in ("batch_size", "max_connections", "parallel_batches"):
             if name in extra:
                 settings[name] = int(extra[name])
         settings.update(overrides)
@@ -116,7 +130,9 @@ class MailchimpDestination:
 
     def __init__(self, config: MailchimpConfig, *, client: HttpClient | None = None):
         self.config = config
-        self.batch_size = config.batch_size
+        # What the sync engine hands over (and commits) at once: several API batches,
+        # sent side by side, so that the connections Mailchimp allows are used.
+        self.batch_size = config.batch_size * config.parallel_batches
         base = config.base_url.rstrip("/")
         if not base.endswith("/3.0"):
             base += "/3.0"
@@ -126,6 +142,8 @@ class MailchimpDestination:
             pool_size=config.max_connections,
         )
         self._list = f"/lists/{config.list_id}"
+        self._segments: dict[str, int] | None = None  # tag name -> static segment id
+        self._segments_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -188,9 +206,9 @@ class MailchimpDestination:
             # A batch refuses the same address twice: later copies take the single path.
             (to_put if m.email.lower() in seen else fresh).append(m)
             seen.add(m.email.lower())
-        for start in range(0, len(fresh), self.batch_size):
-            chunk = fresh[start : start + self.batch_size]
-            done, exists = self._batch_subscribe(chunk)
+        size = self.config.batch_size
+        chunks = [fresh[start : start + size] for start in range(0, len(fresh), size)]
+        for done, exists in self._parallel(self._batch_subscribe, chunks):
             outcomes.extend(done)
             to_put.extend(exists)
         outcomes.extend(self._parallel(self._put_member, to_put))
@@ -258,40 +276,94 @@ class MailchimpDestination:
             return Outcome(m.key, False, message)
         return Outcome(m.key, True)
 
-    # ---- tags --------------------------------------------------------------------------
+    # ---- tags (static segments) ------------------------------------------------------
 
     def set_tags(self, changes: Sequence[TagChange]) -> list[Outcome]:
-        """One tags call per contact (all its changes at once), `max_connections` at a time."""
-        by_email: dict[str, list[TagChange]] = defaultdict(list)
-        for change in changes:
-            by_email[change.email.lower()].append(change)
-        results = self._parallel(self._post_tags, list(by_email.values()))
-        return [outcome for group in results for outcome in group]
+        """Add or remove members per tag, `batch_size` a call, `max_connections` at a time.
 
-    def _post_tags(self, group: list[TagChange]) -> list[Outcome]:
-        latest: dict[str, TagChange] = {c.tag: c for c in group}  # last word per tag wins
-        body = {
-            "tags": [
-                {"name": c.tag, "status": "active" if c.active else "inactive"}
-                for c in latest.values()
-            ]
-        }
-        path = f"{self._list}/members/{subscriber_hash(group[0].email)}/tags"
+        The last word per (contact, tag) wins. Removing a tag that has no segment, or from
+        an address that is not in the audience, is done; adding one to such an address fails.
+        """
+        latest: dict[tuple[str, str], TagChange] = {}
+        for change in changes:
+            latest.pop((change.email.lower(), change.tag), None)
+            latest[(change.email.lower(), change.tag)] = change
+        groups: dict[tuple[str, bool], list[TagChange]] = defaultdict(list)
+        for change in latest.values():
+            groups[(change.tag, change.active)].append(change)
+        ids = {tag: self._segment_id(tag, create=active) for tag, active in groups}
+        outcomes: dict[tuple[str, str], Outcome] = {}
+        calls: list[tuple[int, bool, list[TagChange]]] = []
+        for (tag, active), group in groups.items():
+            if ids[tag] is None:  # no such tag in Mailchimp: nobody has it to remove
+                outcomes.update({(c.email.lower(), c.tag): Outcome(c.key, True) for c in group})
+                continue
+            size = self.config.batch_size  # the segment call takes ≤ 500 addresses too
+            for start in range(0, len(group), size):
+                calls.append((ids[tag], active, group[start : start + size]))
+        for results in self._parallel(lambda call: self._segment_batch(*call), calls):
+            outcomes.update(results)
+        # Every change gets the outcome of its (contact, tag), superseded ones included.
+        results = []
+        for c in changes:
+            final = outcomes[(c.email.lower(), c.tag)]
+            results.append(Outcome(c.key, final.ok, final.error))
+        return results
+
+    def _segment_batch(
+        self, segment_id: int, active: bool, chunk: Sequence[TagChange]
+    ) -> dict[tuple[str, str], Outcome]:
+        field_name = "members_to_add" if active else "members_to_remove"
+        body = {field_name: [c.email for c in chunk]}
+        path = f"{self._list}/segments/{segment_id}"
         response = self._call("POST", path, json=body, accept=(400, 404))
-        if response.status_code == 404:
-            # No such contact: removing a tag from nobody is done; adding one is not.
-            return [
-                Outcome(
-                    c.key,
-                    not c.active,
-                    None if not c.active else f"member not found: {problem_message(response)}",
-                )
-                for c in group
-            ]
-        if response.status_code == 400:
+        if response.status_code in (400, 404):
+            # 404: the segment was deleted in Mailchimp during the run.
             message = problem_message(response)
-            return [Outcome(c.key, False, message) for c in group]
-        return [Outcome(c.key, True) for c in group]
+            log.info("mailchimp refused a tag batch of %d: %s", len(chunk), message)
+            return {(c.email.lower(), c.tag): Outcome(c.key, False, message) for c in chunk}
+        refused: dict[str, str] = {}
+        for err in response.json().get("errors") or []:
+            for email in err.get("email_addresses") or []:
+                refused[str(email).lower()] = str(err.get("error") or "rejected by Mailchimp")
+        results: dict[tuple[str, str], Outcome] = {}
+        for c in chunk:
+            error = refused.get(c.email.lower())
+            if error is not None and active:
+                log.info("mailchimp refused tag %s for %s: %s", c.tag, mask_email(c.email), error)
+                results[(c.email.lower(), c.tag)] = Outcome(c.key, False, error)
+            else:  # a removal Mailchimp refuses is one for an address it does not hold
+                results[(c.email.lower(), c.tag)] = Outcome(c.key, True)
+        return results
+
+    def _segment_id(self, tag: str, *, create: bool) -> int | None:
+        """The static segment id of `tag` (read once per run), created when missing if asked."""
+        with self._segments_lock:
+            if self._segments is None:
+                self._segments = self._static_segments()
+            if tag not in self._segments and create:
+                created = self._call(
+                    "POST", f"{self._list}/segments", json={"name": tag, "static_segment": []}
+                ).json()
+                self._segments[tag] = int(created["id"])
+                log.info("created tag %r in audience %s", tag, self.config.list_id)
+            return self._segments.get(tag)
+
+    def _static_segments(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        offset = 0
+        while True:
+            page = self._call(
+                "GET",
+                f"{self._list}/segments",
+                params={"type": "static", "count": 1000, "offset": offset},
+            ).json()
+            segments = page.get("segments") or []
+            for segment in segments:
+                found.setdefault(str(segment["name"]), int(segment["id"]))
+            offset += len(segments)
+            if not segments or offset >= page.get("total_items", 0):
+                return found
 
     # ---- leaving, consent and erasure ------------------------------------------------
 

@@ -30,6 +30,7 @@ def lookup(record: dict[str, Any], path: str) -> Any:
 class Contract:
     id_pattern: re.Pattern[str]
     required_timestamps: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()  # paths that must hold a value
     optional_timestamps: tuple[str, ...] = ()
     types: dict[str, type | tuple[type, ...]] = field(default_factory=dict)
 
@@ -44,6 +45,9 @@ class Contract:
             return f"id must be a string, got {type(rid).__name__}"
         if not self.id_pattern.match(rid):
             return f"id {rid[:60]!r} does not match {self.id_pattern.pattern}"
+        for path in self.required:
+            if lookup(record, path) in (None, ""):
+                return f"required field {path} is missing"
         for path in self.required_timestamps:
             if lookup(record, path) is None:
                 return f"required timestamp {path} is missing"
@@ -93,4 +97,33 @@ HUBSPOT_CONTACTS = Contract(
     required_timestamps=("updatedAt", "properties.lastmodifieddate"),
     optional_timestamps=("createdAt", "properties.createdate"),
     types={"properties": dict, "properties.email": str, "archived": bool},
+)
+SHOPIFY_PRODUCTS = Contract(
+    shopify_gid("Product"),
+    required_timestamps=("updatedAt", "createdAt"),
+    required=("title",),
+    types={
+        "title": str,
+        "productType": str,
+        "tags": list,
+        "collections.nodes": list,
+        "variants.nodes": list,
+    },
+)
+SHOPIFY_ABANDONED_CHECKOUTS = Contract(
+    shopify_gid("AbandonedCheckout"),
+    required_timestamps=("updatedAt", "createdAt"),
+    optional_timestamps=("completedAt",),
+    types={
+        "lineItems.nodes": list,
+        "totalPriceSet.shopMoney.amount": str,
+        "customer": dict,
+        "customer.id": str,
+    },
+)
+MAILCHIMP_EMAIL_ACTIVITY = Contract(
+    re.compile(r"^[0-9a-f]{64}$"),  # sha256 of campaign, address, action and time
+    required_timestamps=("timestamp",),
+    required=("campaign_id", "email_address", "action"),
+    types={"campaign_id": str, "email_address": str, "action": str, "list_id": str},
 )

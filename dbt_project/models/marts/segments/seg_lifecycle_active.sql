@@ -1,0 +1,1 @@
+{{ lifecycle_stage_segment('active') }}
