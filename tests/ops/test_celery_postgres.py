@@ -79,7 +79,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         # dbt as one task: the per-model layout costs a dbt start-up per model, minutes per
         # run here; the end-to-end test and `make bench` run that layout.
-        "TAILOR_DBT_MANIFEST": str(home / "no-manifest.json"),
+        "TAILOR_DBT_TASKS": "single",
     }
     env.pop("TAILOR_WAREHOUSE", None)
     procs: list[subprocess.Popen] = []
