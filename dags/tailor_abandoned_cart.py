@@ -22,10 +22,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 from tailor.airflow_support import callbacks, pools
+from tailor.airflow_support.assets import AUDIENCES, landing
 
-AUDIENCES = Asset("tailor://warehouse/audiences")
 SEGMENT = "seg_abandoned_cart"
 ENTITIES = ("abandoned_checkouts", "orders", "customers")
 
@@ -67,7 +67,7 @@ def tailor_abandoned_cart():
     landed = [
         extract.override(
             task_id=f"extract_shopify_{entity}",
-            outlets=[Asset(f"tailor://landing/shopify/{entity}")],
+            outlets=[landing("shopify", entity)],
         )(entity)
         for entity in ENTITIES
     ]

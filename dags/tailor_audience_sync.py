@@ -22,11 +22,10 @@ safe: it resumes from what the destination acknowledged.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 from tailor.airflow_support import callbacks
-
-AUDIENCES = Asset("tailor://warehouse/audiences")
-ESP_API = "esp_api"
+from tailor.airflow_support.assets import AUDIENCES
+from tailor.airflow_support.pools import ESP_API
 
 
 @dag(

@@ -22,18 +22,13 @@ re-running any of them is safe.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from tailor.airflow_support import callbacks, dbt_tasks
+from tailor.airflow_support.assets import AUDIENCES, MARTS, landing
 from tailor.airflow_support.pools import DUCKDB_WRITER, for_source
 from tailor.sources import ENTITIES
 
-MARTS = Asset("tailor://warehouse/marts")
-AUDIENCES = Asset("tailor://warehouse/audiences")
 DBT = dbt_tasks.plan()
-
-
-def landing(source: str, entity: str) -> Asset:
-    return Asset(f"tailor://landing/{source}/{entity}")
 
 
 @dag(
