@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv from PATH, else the one pip installs (`python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-PYTEST_ARGS ?=
+# Two workers, one test file each at a time: most tests wait on dbt, Airflow or HTTP, so
+# two share a 2-core machine well (tests/conftest.py gives each its own dbt target folder).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 # The browser test drives Debian's Chromium; Playwright must never download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 

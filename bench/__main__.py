@@ -34,8 +34,9 @@ def main(argv: list[str]) -> int:
         figures: list[dict[str, Any]] = []
 
         def record(figure: str, value: float, unit: str, figures=figures, **params: Any) -> None:
-            figures.append({"name": figure, "value": round(float(value), 6), "unit": unit,
-                            "params": params})
+            figures.append(
+                {"name": figure, "value": round(float(value), 6), "unit": unit, "params": params}
+            )
             print(f"  {figure} = {value:.6g} {unit} {params if params else ''}", flush=True)
 
         print(f"bench {name}", flush=True)

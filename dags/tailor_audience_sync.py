@@ -13,9 +13,11 @@ an audience that failed its checks is never sent.
 3. **export_files**: each audience as `exports/<audience>.csv`.
 
 Each sync sends only what changed since the last run (`sync_state`, per destination) and
-never subscribes anyone who unsubscribed. The syncs call rate-limited APIs and run in the
-`esp_api` pool; they run one after another, because each records its state in the DuckDB
-warehouse, and a failed sync does not keep the next from running. Re-running a task is
+never subscribes anyone who unsubscribed. Every task keeps the DuckDB warehouse open (the
+syncs record their state there), so each runs in the `duckdb_writer` pool: a dbt build of
+another DAG waits for it instead of failing on the file's lock. The syncs run one after
+another (this DAG is the only one that calls the ESPs' write APIs, one run at a time), and
+a failed sync does not keep the next from running. Re-running a task is
 safe: it resumes from what the destination acknowledged.
 """
 
@@ -25,7 +27,7 @@ import pendulum
 from airflow.sdk import dag, task
 from tailor.airflow_support import callbacks
 from tailor.airflow_support.assets import AUDIENCES
-from tailor.airflow_support.pools import ESP_API
+from tailor.airflow_support.pools import DUCKDB_WRITER
 
 
 @dag(
@@ -39,7 +41,7 @@ from tailor.airflow_support.pools import ESP_API
     default_args=callbacks.default_args(),
 )
 def tailor_audience_sync():
-    @task(pool=ESP_API)
+    @task(pool=DUCKDB_WRITER)
     def sync(destination: str, run_id=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
         from tailor import pipeline
@@ -49,7 +51,7 @@ def tailor_audience_sync():
             raise AirflowSkipException(result["skipped"])
         return result
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", pool=DUCKDB_WRITER)
     def export_files() -> dict:
         from tailor import pipeline
 

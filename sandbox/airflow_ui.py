@@ -50,5 +50,6 @@ def main() -> int:
             except KeyboardInterrupt:
                 return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox import local
@@ -30,6 +30,65 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> None:
             f"{' '.join(cmd[:4])} failed ({result.returncode}); last lines of {log}:\n"
             + "\n".join(tail)
         )
+
+
+def post_live_calls(sandbox_dir: Path, spool_dir: Path, as_of: datetime, n: int = 5) -> str:
+    """Post a few signed Shopify webhooks (the first orders, as `orders/create`) and track
+    calls, one request each, to a collector on 127.0.0.1: the live path beside the replay.
+
+    Ids are fixed, so a second demo stores nothing twice."""
+    import requests
+    from tailor.collector import signing
+    from tailor.collector.config import CollectorSecrets
+    from tailor.collector.server import RunningCollector
+
+    secrets = CollectorSecrets(local.COLLECTOR_SECRET, local.SHOPIFY_WEBHOOK_SECRET)
+    with (sandbox_dir / "shopify_orders.jsonl").open(encoding="utf-8") as fh:
+        orders = [json.loads(line) for line, _ in zip(fh, range(n), strict=False)]
+    stored = sent = 0
+    with RunningCollector(spool_dir, secrets, "127.0.0.1", 0) as collector:
+        for order in orders:
+            number = order["id"].rsplit("/", 1)[-1]
+            body = {
+                "id": int(number),
+                "admin_graphql_api_id": order["id"],
+                "name": order["name"],
+                "email": order["email"],
+                "created_at": order["createdAt"],
+                "updated_at": order["updatedAt"],
+                "total_price": order["totalPriceSet"]["shopMoney"]["amount"],
+                "currency": order["currencyCode"],
+            }
+            raw = json.dumps(body).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Webhook-Id": f"demo-orders-create-{number}",
+                signing.SHOPIFY_HEADER: signing.sign(secrets.shopify_secret, raw),
+            }
+            answer = requests.post(f"{collector.url}/webhooks/shopify", data=raw, headers=headers)
+            answer.raise_for_status()
+            stored, sent = stored + answer.json()["stored"], sent + 1
+        for i, order in enumerate(orders):
+            call = {
+                "type": "track",
+                "event": "Order Completed",
+                "messageId": f"demo-track-{i}",
+                "userId": order["customer"]["id"] if order.get("customer") else None,
+                "anonymousId": f"demo-anon-{i}",
+                # in the interval the nightly lands: [as_of - 1 day, as_of)
+                "timestamp": (as_of - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "properties": {"order_id": order["name"]},
+            }
+            raw = json.dumps(call).encode()
+            headers = {
+                "Content-Type": "application/json",
+                signing.TAILOR_HEADER: signing.sign(secrets.track_secret, raw),
+            }
+            answer = requests.post(f"{collector.url}/v1/track", data=raw, headers=headers)
+            answer.raise_for_status()
+            stored, sent = stored + answer.json()["stored"], sent + 1
+    return f"collector: {n} signed webhooks and {n} track calls posted, {stored} new"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     with local.sandbox_process(sandbox_dir) as url:
         env.update(local.connection_env(url))
         print(local.replay_events(sandbox_dir / "events.jsonl", env, logs / "collector.log"))
+        spool_dir = Path(os.environ.get("TAILOR_COLLECTOR_DIR") or data / "collector")
+        print(post_live_calls(sandbox_dir, spool_dir, as_of))
         print(
             f"sandbox APIs on {url}; running tailor_nightly through Airflow "
             f"(log: {log.relative_to(local.ROOT) if log.is_relative_to(local.ROOT) else log})"

@@ -392,8 +392,10 @@ def make_events(
     catalog: list[dict[str, Any]],
     affinity: dict[int, str],
     as_of: int,
+    plant_rng: random.Random | None = None,
 ) -> tuple[list[str], dict[str, int]]:
-    """Track and identify calls as JSON lines (by time, then messageId), and ground truth."""
+    """Track and identify calls as JSON lines (by time, then messageId), and ground truth.
+    With `plant_rng`, window shoppers are added from it (see `plant_window_shoppers`)."""
     window = as_of - ACTIVITY_DAYS * DAY
     by_category: dict[str, list[int]] = {}
     for index, item in enumerate(catalog):
@@ -487,6 +489,11 @@ def make_events(
                 categories,
                 {-1: favourite},
             )
+    planted = 0
+    if plant_rng is not None:
+        planted = plant_window_shoppers(
+            plant_rng, out, shoppers, orders, catalog, by_category, affinity, as_of
+        )
     out.calls.sort(key=lambda c: (c[0], c[1]))
     truth = {
         "events": len(out.calls),
@@ -494,8 +501,62 @@ def make_events(
         "event_identifies": out.kinds["identify"],
         "event_anonymous_ids_identified_later": identified_anonymous,
         "event_visitors_never_identified": never_identified + visitors,
+        "event_window_shoppers": planted,
     }
     return [c[2] for c in out.calls], truth
+
+
+WINDOW_SHOPPER_SHARE = 0.01  # of the subscribed shoppers
+WINDOW_SHOPPER_DAYS = 7  # tailor_viewed_not_bought_window_days
+WINDOW_SHOPPER_VIEWS = (3, 5)  # tailor_viewed_not_bought_min_views is 3
+
+
+def plant_window_shoppers(
+    rng: random.Random,
+    out: _Events,
+    shoppers: list[Shopper],
+    orders: list[OrderInfo],
+    catalog: list[dict[str, Any]],
+    by_category: dict[str, list[int]],
+    affinity: dict[int, str],
+    as_of: int,
+) -> int:
+    """Signed-in shoppers who come back to one product of their favourite category 3-5
+    times in the last week without buying it: browsing sessions pick products at random,
+    so such people hardly ever arise by themselves. Built from an RNG and an `_Events` of
+    their own, so the other calls (and the files made after them) stay as they were."""
+    planted = _Events(rng, catalog, as_of)
+    window = as_of - WINDOW_SHOPPER_DAYS * DAY
+    eligible = [s for s in shoppers if s.subscribed_at is not None and s.email_valid]
+    count = min(len(eligible), max(3, round(WINDOW_SHOPPER_SHARE * len(eligible))))
+    done = 0
+    for shopper in rng.sample(eligible, count):
+        bought = {
+            index
+            for i in shopper.orders
+            if orders[i].created >= window and not orders[i].cancelled
+            for index, _ in orders[i].lines
+        }
+        category = affinity[shopper.index]
+        choices = [i for i in by_category[category] if i not in bought]
+        earliest = max(window, shopper.created) + 60
+        if not choices or earliest >= as_of - 120:
+            continue
+        index = rng.choice(choices)
+        device = _weighted(rng, DEVICES)
+        anonymous_id = _uuid(rng)
+        user_id = str(shopper.numeric_id)
+        page = {"url": f"{SHOP_URL}/collections/{_handle(category)}", "category": category}
+        for _ in range(rng.randint(*WINDOW_SHOPPER_VIEWS)):
+            ms = rng.randint(earliest, as_of - 120) * 1000 + rng.randint(0, 999)
+            planted.track(ms, "Page Viewed", anonymous_id, user_id, device, page)
+            planted.track(
+                ms + 20_000, "Product Viewed", anonymous_id, user_id, device, planted.product(index)
+            )
+        done += 1
+    out.calls.extend(planted.calls)
+    out.kinds.update(planted.kinds)
+    return done
 
 
 def _session_calls(
@@ -794,7 +855,15 @@ def build(
     products, variant_ids = make_products(rng, catalog, orders, as_of)
     checkouts, carts = make_checkouts(rng, shoppers, orders, catalog, variant_ids, affinity, as_of)
     events, event_truth = make_events(
-        rng, shoppers, orders, order_ids, carts, catalog, affinity, as_of
+        rng,
+        shoppers,
+        orders,
+        order_ids,
+        carts,
+        catalog,
+        affinity,
+        as_of,
+        plant_rng=random.Random(seed * 1_000_003 + 29),
     )
     campaigns, activity, mail_truth = make_mailchimp(rng, shoppers, catalog, affinity, as_of)
     # left a cart in the last 24 hours and has not ordered since

@@ -86,7 +86,8 @@ class Request:
 
 @dataclass
 class Response:
-    """What a stand-in answers. ``body``: dict/list -> JSON, bytes/str -> sent as is."""
+    """What a stand-in answers. ``body``: dict/list -> JSON, bytes/str -> sent as is, a
+    ``Path`` -> the file's bytes, streamed by the server."""
 
     status: int
     body: Any = None
@@ -96,7 +97,11 @@ class Response:
         """The body as bytes and the headers to send, with a Content-Type filled in."""
         headers = dict(self.headers)
         has_type = any(k.lower() == "content-type" for k in headers)
-        if self.body is None:
+        if isinstance(self.body, Path):
+            payload = self.body.read_bytes()  # callers without a socket, e.g. unit tests
+            if not has_type:
+                headers["Content-Type"] = "application/octet-stream"
+        elif self.body is None:
             payload = b""
         elif isinstance(self.body, bytes):
             payload = self.body

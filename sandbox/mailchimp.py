@@ -25,6 +25,14 @@ API 3.0.85) and its documented behaviour, strict where the real API is strict:
   member already in the segment, or removing one not in it, changes nothing. Only static
   segments exist here: creating a saved segment (`options`) is refused.
 
+Batch operations (`POST /batches` with `operations`: `method`, `path`, `params`, `body` as
+a JSON string, `operation_id`) run each operation as its own request would, at once, and
+answer `pending`; `GET /batches/{batch_id}` then reports `finished` with a
+`response_body_url`: a gzipped tar of JSON files, each an array of `status_code`,
+`operation_id` and `response` (the body as a string). As with Mailchimp's signed storage
+URL, fetching it needs no key; it is still counted in the stats (`GET /batch-results/...`).
+Operations are not counted as requests of their own, and do not take connections.
+
 Faults for resilience tests: `fault_rate` (0..1) of requests, drawn from `fault_seed`, are
 refused before they are processed with one of `fault_kinds` (429 with `Retry-After`, 500,
 503), in Mailchimp's problem-detail shape; `GET /3.0/_sandbox/stats` counts them.
@@ -49,10 +57,12 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import io
 import json
 import os
 import random
 import re
+import tarfile
 import threading
 import time
 import uuid
@@ -72,6 +82,8 @@ NOT_ON_LIST = "Email address is not a member of this audience"
 MAX_COUNT = 1000
 MAX_MERGE_FIELDS = 30
 MAX_CONNECTIONS = 10
+MAX_BATCH_OPERATIONS = 10_000  # this stand-in's bound; Mailchimp documents none
+BATCH_RESULTS_PER_FILE = 1000
 ERROR_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -186,6 +198,9 @@ _route("GET", "/lists/{list_id}/segments", "_get_segments")
 _route("POST", "/lists/{list_id}/segments", "_post_segment")
 _route("GET", "/lists/{list_id}/segments/{segment_id}", "_get_segment")
 _route("POST", "/lists/{list_id}/segments/{segment_id}", "_batch_segment_members")
+_route("POST", "/batches", "_post_batch")
+_route("GET", "/batches/{batch_id}", "_get_batch")
+_route("GET", "/batch-results/{batch_id}", "_get_batch_results")
 _route("GET", "/campaigns", "_get_campaigns")
 _route("GET", "/campaigns/{campaign_id}", "_get_campaign")
 _route("GET", "/reports/{campaign_id}/email-activity", "_get_email_activity")
@@ -193,6 +208,10 @@ _route("GET", "/reports/{campaign_id}/unsubscribed", "_get_unsubscribed")
 
 CAMPAIGN_STATUSES = ("save", "paused", "schedule", "sending", "sent")
 SEGMENT_TYPES = ("saved", "static", "fuzzy")
+BATCH_OPERATION_FIELDS = frozenset({"method", "path", "params", "body", "operation_id"})
+BATCH_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# The results archive is fetched from storage with its signed URL, not from the API: no key.
+PUBLIC_TEMPLATES = ("/batch-results/{batch_id}",)
 SEGMENT_FIELDS = frozenset({"name", "static_segment", "options"})
 SEGMENT_BATCH_FIELDS = frozenset({"members_to_add", "members_to_remove"})
 CAMPAIGN_TYPES = ("regular", "plaintext", "absplit", "rss", "variate")
@@ -255,6 +274,24 @@ def _schema_error(field: str, message: str) -> ApiError:
 
 def _not_found() -> ApiError:
     return ApiError(404, "Resource Not Found", "The requested resource could not be found.")
+
+
+def _problem(exc: ApiError | BadRequest, instance: str) -> Response:
+    """An error as Mailchimp answers it: a problem detail."""
+    if isinstance(exc, BadRequest):
+        exc = ApiError(
+            400, "JSON Parse Error", f"We encountered an unspecified JSON parsing error. {exc}"
+        )
+    body: dict[str, Any] = {
+        "type": ERROR_DOC,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "instance": instance,
+    }
+    if exc.errors:
+        body["errors"] = exc.errors
+    return Response(exc.status, body, {"Content-Type": "application/problem+json; charset=utf-8"})
 
 
 def _check_fields(body: Any, allowed: frozenset[str], where: str = "") -> dict:
@@ -337,6 +374,7 @@ class MailchimpStandIn:
         self._stats: Counter[str] = Counter()
         self._in_flight = 0
         self._peak = 0
+        self._batches: dict[str, dict] = {}  # batch operations and their answers
         self._lists: dict[str, dict] = {}
         if self.state_path and self.state_path.exists():
             self._lists = json.loads(self.state_path.read_text(encoding="utf-8"))["lists"]
@@ -388,6 +426,7 @@ class MailchimpStandIn:
         with self._lock:
             self._lists = {LIST_ID: self._new_list(LIST_ID, LIST_NAME)}
             self._stats.clear()
+            self._batches.clear()
             self._peak = 0
 
     def save(self) -> None:
@@ -428,7 +467,7 @@ class MailchimpStandIn:
             with self._lock:
                 self._stats[f"{req.method} {template}"] += 1
         try:
-            if not sandbox_only:
+            if not sandbox_only and template not in PUBLIC_TEMPLATES:
                 self._authenticate(req)
                 self._maybe_fault()
             if route is None:
@@ -446,29 +485,11 @@ class MailchimpStandIn:
                     time.sleep(self.latency)
                 with self._lock:
                     return getattr(self, handler)(req, **pattern.match(path).groupdict())
-        except ApiError as exc:
-            body = {
-                "type": ERROR_DOC,
-                "title": exc.title,
-                "status": exc.status,
-                "detail": exc.detail,
-                "instance": instance,
-            }
-            if exc.errors:
-                body["errors"] = exc.errors
-            headers = {"Content-Type": "application/problem+json; charset=utf-8"}
-            if exc.status in (429, 503):
-                headers["Retry-After"] = str(self.retry_after)
-            return Response(exc.status, body, headers)
-        except BadRequest as exc:
-            body = {
-                "type": ERROR_DOC,
-                "title": "JSON Parse Error",
-                "status": 400,
-                "detail": f"We encountered an unspecified JSON parsing error. {exc}",
-                "instance": instance,
-            }
-            return Response(400, body, {"Content-Type": "application/problem+json; charset=utf-8"})
+        except (ApiError, BadRequest) as exc:
+            response = _problem(exc, instance)
+            if response.status in (429, 503):
+                response.headers["Retry-After"] = str(self.retry_after)
+            return response
 
     def inject_faults(
         self,
@@ -563,6 +584,113 @@ class MailchimpStandIn:
     def _sandbox_reset(self, req: Request) -> Response:
         self.reset()
         return Response(204)
+
+    # ---- batch operations -----------------------------------------------------------
+
+    def _post_batch(self, req: Request) -> Response:
+        """Run the operations (as Mailchimp would, later) and keep their answers."""
+        body = _check_fields(req.json(), frozenset({"operations"}))
+        operations = body.get("operations")
+        if not isinstance(operations, list) or not operations:
+            raise _schema_error("operations", "Required property 'operations' must be an array.")
+        if len(operations) > MAX_BATCH_OPERATIONS:
+            raise _invalid(
+                f"A batch may hold at most {MAX_BATCH_OPERATIONS} operations; "
+                f"you sent {len(operations)}."
+            )
+        for i, op in enumerate(operations):
+            where = f"operations.item:{i}."
+            _check_fields(op, BATCH_OPERATION_FIELDS, where)
+            if op.get("method") not in BATCH_METHODS:
+                accepted = ", ".join(BATCH_METHODS)
+                raise _schema_error(
+                    f"{where}method",
+                    f"Data presented is not one of the accepted values: {accepted}.",
+                )
+            if not isinstance(op.get("path"), str) or not op["path"].startswith("/"):
+                raise _schema_error(f"{where}path", "path must be a string starting with /")
+            if "body" in op and not isinstance(op["body"], str):
+                raise _schema_error(f"{where}body", "body must be a JSON string")
+        results = [self._operation(op) for op in operations]
+        batch_id = uuid.uuid4().hex[:10]
+        host = req.headers.get("Host") or "127.0.0.1"
+        self._batches[batch_id] = {
+            "id": batch_id,
+            "submitted_at": _now(),
+            "completed_at": _now(),
+            "total_operations": len(results),
+            "errored_operations": sum(1 for r in results if r["status_code"] >= 400),
+            "results": results,
+            "url": f"http://{host}{self.prefix}batch-results/{batch_id}",
+        }
+        # As in Mailchimp, the batch is only accepted here; its status tells when it is done.
+        return Response(200, self._batch_view(self._batches[batch_id], "pending"))
+
+    def _operation(self, op: dict) -> dict:
+        """One operation of a batch, answered as its own request would be."""
+        path = "/" + op["path"].strip("/")
+        query = {k: [str(v)] for k, v in (op.get("params") or {}).items()}
+        body = op.get("body", "").encode("utf-8")
+        inner = Request(op["method"], self.prefix + path.lstrip("/"), query, {}, body)
+        route = next(
+            (
+                (p, h)
+                for m, p, t, h in _ROUTES
+                if m == op["method"]
+                and p.match(path)
+                and not t.startswith("/_sandbox/")
+                and t not in PUBLIC_TEMPLATES
+                and not t.startswith("/batches")
+            ),
+            None,
+        )
+        try:
+            if route is None:
+                raise _not_found()
+            response = getattr(self, route[1])(inner, **route[0].match(path).groupdict())
+        except (ApiError, BadRequest) as exc:
+            response = _problem(exc, str(uuid.uuid4()))
+        payload, _ = response.encode()
+        return {
+            "status_code": response.status,
+            "operation_id": op.get("operation_id"),
+            "response": payload.decode("utf-8"),
+        }
+
+    def _batch_view(self, batch: dict, status: str = "finished") -> dict:
+        done = status == "finished"
+        return {
+            "id": batch["id"],
+            "status": status,
+            "total_operations": batch["total_operations"],
+            "finished_operations": batch["total_operations"] if done else 0,
+            "errored_operations": batch["errored_operations"] if done else 0,
+            "submitted_at": batch["submitted_at"],
+            "completed_at": batch["completed_at"] if done else "",
+            "response_body_url": batch["url"] if done else "",
+            "_links": [],
+        }
+
+    def _get_batch(self, req: Request, batch_id: str) -> Response:
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            raise _not_found()
+        return Response(200, self._batch_view(batch))
+
+    def _get_batch_results(self, req: Request, batch_id: str) -> Response:
+        """The gzipped tar of JSON files, each an array of the operations' answers."""
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            raise _not_found()
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            results = batch["results"]
+            for part, start in enumerate(range(0, len(results), BATCH_RESULTS_PER_FILE)):
+                data = json.dumps(results[start : start + BATCH_RESULTS_PER_FILE]).encode()
+                info = tarfile.TarInfo(f"{batch_id}/{part}.json")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return Response(200, buffer.getvalue(), {"Content-Type": "application/x-gzip"})
 
     # ---- campaigns and reports --------------------------------------------------------
 

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sandbox.faults import KINDS, REFUSALS, FaultConfig, FaultInjector
 from sandbox.http_base import CaseInsensitiveDict, Request, Response, StandIn
+from sandbox.scale import SyntheticShop
 
 log = logging.getLogger("sandbox.server")
 
@@ -139,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(resp, truncate=kind == "truncate")
 
     def _write(self, resp: Response, truncate: bool = False) -> None:
+        if isinstance(resp.body, Path):
+            self._write_file(resp, resp.body, truncate)
+            return
         try:
             payload, headers = resp.encode()
         except Exception:  # an unserialisable body is a stand-in bug: answer 500, keep going
@@ -156,6 +160,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
+
+    def _write_file(self, resp: Response, path: Path, truncate: bool) -> None:
+        """A file body is streamed from disk: a bulk result at S1 is gigabytes."""
+        size = path.stat().st_size
+        sent = size // 2 if truncate else size
+        self.send_response(resp.status)
+        for key, value in resp.headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with path.open("rb") as fh:
+            while sent > 0:
+                chunk = fh.read(min(sent, 1 << 20))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                sent -= len(chunk)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
@@ -191,6 +215,8 @@ class SandboxServer:
         hubspot_limits: bool = False,
         faults: FaultConfig | None = None,
         klaviyo_key: str = DEFAULT_KLAVIYO_KEY,
+        mailchimp_latency: float = 0.0,
+        scale: str | SyntheticShop | None = None,
     ) -> None:
         from sandbox.hubspot import HubSpotStandIn
         from sandbox.shopify import ShopifyStandIn
@@ -203,11 +229,12 @@ class SandboxServer:
             token=shopify_token,
             enforce_throttle=shopify_plan is not None,
             plan=shopify_plan or "standard",
+            synthetic=SyntheticShop.named(scale) if isinstance(scale, str) else scale,
         )
         self.hubspot = HubSpotStandIn(
             self.data_dir, token=hubspot_token, enforce_limits=hubspot_limits
         )
-        self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key)
+        self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key, mailchimp_latency)
         from sandbox.klaviyo import KlaviyoStandIn
 
         self.klaviyo = KlaviyoStandIn(klaviyo_key, state_path=self.data_dir / "klaviyo_state.json")
@@ -263,7 +290,7 @@ class SandboxServer:
         self.stop()
 
 
-def _load_mailchimp(data_dir: Path, api_key: str) -> Any | None:
+def _load_mailchimp(data_dir: Path, api_key: str, latency: float = 0.0) -> Any | None:
     try:
         from sandbox.mailchimp import MailchimpStandIn
     except ModuleNotFoundError as exc:
@@ -272,7 +299,10 @@ def _load_mailchimp(data_dir: Path, api_key: str) -> Any | None:
         log.warning("sandbox.mailchimp is not available; serving without the Mailchimp stand-in")
         return None
     return MailchimpStandIn(
-        api_key=api_key, state_path=data_dir / "mailchimp_state.json", data_dir=data_dir
+        api_key=api_key,
+        state_path=data_dir / "mailchimp_state.json",
+        data_dir=data_dir,
+        latency=latency,
     )
 
 
@@ -337,6 +367,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="enforce HubSpot's 190 requests / 10 s and 4 searches / s",
     )
+    parser.add_argument(
+        "--mailchimp-latency",
+        type=float,
+        default=0.0,
+        help="seconds the Mailchimp stand-in takes per request (its 10-connection limit "
+        "then caps throughput at 10 / latency requests per second)",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=["s1"],
+        help="serve Shopify customers and orders of this size, made on demand (sandbox.scale)",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests, 0..1")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument(
@@ -361,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         mailchimp_key=args.mailchimp_key,
         shopify_plan=args.shopify_plan,
         hubspot_limits=args.hubspot_limits,
+        mailchimp_latency=args.mailchimp_latency,
+        scale=args.scale,
         faults=FaultConfig(
             rate=args.fault_rate,
             seed=args.fault_seed,

@@ -61,6 +61,7 @@ from graphql import (
 )
 
 from sandbox.http_base import BadRequest, Request, Response, paused_gc, read_jsonl
+from sandbox.scale import SyntheticCollection, SyntheticShop
 
 log = logging.getLogger("sandbox.shopify")
 
@@ -498,6 +499,7 @@ class ShopifyStandIn:
         paging_cap: int = PAGING_CAP,
         clock: Callable[[], float] = time.monotonic,
         shop_name: str = "Tailor Sandbox",
+        synthetic: SyntheticShop | None = None,
     ) -> None:
         self.token = token
         self.schema = admin_schema()
@@ -511,9 +513,10 @@ class ShopifyStandIn:
         self.paging_cap = paging_cap
         with paused_gc():
             data_dir = Path(data_dir)
-            customers = read_jsonl(data_dir / "shopify_customers.jsonl")
-            orders = read_jsonl(data_dir / "shopify_orders.jsonl")
-            self.customers = _Collection(
+            # a scale run's customers and orders are made on demand instead (sandbox.scale)
+            customers = [] if synthetic else read_jsonl(data_dir / "shopify_customers.jsonl")
+            orders = [] if synthetic else read_jsonl(data_dir / "shopify_orders.jsonl")
+            self.customers: _Collection | SyntheticCollection = _Collection(
                 customers,
                 sort_keys={
                     "ID": lambda r: _numeric_id(r["id"]),
@@ -545,7 +548,7 @@ class ShopifyStandIn:
                     str(r.get(k) or "") for k in ("email", "firstName", "lastName", "phone")
                 ).lower(),
             )
-            self.orders = _Collection(
+            self.orders: _Collection | SyntheticCollection = _Collection(
                 orders,
                 sort_keys={
                     "ID": lambda r: _numeric_id(r["id"]),
@@ -630,7 +633,13 @@ class ShopifyStandIn:
                 "currencyCode": "USD",
                 "ianaTimezone": "Etc/UTC",
             }
-        log.info("shopify stand-in: %d customers, %d orders", len(customers), len(orders))
+        if synthetic is not None:
+            self.customers, self.orders = synthetic.customers, synthetic.orders
+        log.info(
+            "shopify stand-in: %d customers, %d orders",
+            len(self.customers.records),
+            len(self.orders.records),
+        )
         from sandbox.shopify_bulk import BulkOperations
 
         self.bulk = BulkOperations(self)  # bulk queries; also serves their result files

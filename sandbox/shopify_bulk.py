@@ -341,7 +341,8 @@ class BulkOperations:
             return _storage_error(403, "AccessDenied", "Request has expired.")
         if not path.exists():
             return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
-        return Response(200, path.read_bytes(), {"Content-Type": "application/jsonl"})
+        # the file itself: the server streams it, so a large result is never held in memory
+        return Response(200, path, {"Content-Type": "application/jsonl"})
 
 
 # ---------------------------------------------------------------------- helpers

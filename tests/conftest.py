@@ -14,6 +14,15 @@ from sandbox import local
 # Airflow reads its configuration when first imported: point it at a throwaway home with
 # SQLite metadata and this repo's DAGs before any test imports it.
 os.environ.update(local.airflow_env(Path(tempfile.mkdtemp(prefix="tailor-airflow-"))))
+# Under pytest-xdist each worker gets its own dbt target folder and data folder: dbt
+# rewrites its partial-parse file and run results in place, and two workers sharing
+# them would read each other's half-written files.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _SCRATCH = Path(tempfile.mkdtemp(prefix=f"tailor-{_WORKER}-"))
+    os.environ.setdefault("DBT_TARGET_PATH", str(_SCRATCH / "dbt-target"))
+    os.environ.setdefault("DBT_LOG_PATH", str(_SCRATCH / "dbt-logs"))
+    os.environ.setdefault("TAILOR_DATA_DIR", str(_SCRATCH / "data"))
 
 
 def service_up(host: str, port: int) -> bool:

@@ -7,6 +7,19 @@
 
 {#- The match keys the rules read: a record whose fingerprint changes is re-resolved. -#}
 {% macro identity_match_fingerprint() -%}
+    {{ return(adapter.dispatch('identity_match_fingerprint')()) }}
+{%- endmacro %}
+
+{#- The same keys as JSON text: the fingerprint is only compared within one warehouse. -#}
+{% macro postgres__identity_match_fingerprint() -%}
+    md5(json_build_object(
+        'email', email_key, 'phone', phone_key, 'first', first_name_key,
+        'canonical', first_name_canonical, 'last', last_name_key,
+        'postal', postal_key, 'address', address_key
+    )::text)
+{%- endmacro %}
+
+{% macro default__identity_match_fingerprint() -%}
     md5(cast({
         'email': email_key, 'phone': phone_key, 'first': first_name_key,
         'canonical': first_name_canonical, 'last': last_name_key,

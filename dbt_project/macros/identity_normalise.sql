@@ -4,34 +4,54 @@
   pycountry; see plugins/tailor/identity_normalise.py.
 -#}
 
+{#-
+  A normalisation function's result: on DuckDB the UDF `udf`; on PostgreSQL the value that
+  tailor.warehouse_postgres computed with the same Python function when it loaded the
+  landing files (`<landing schema>.normalised`, keyed by function and arguments).
+-#}
+{% macro normalised(fn, udf, expression, second=none) -%}
+    {{ return(adapter.dispatch('normalised')(fn, udf, expression, second)) }}
+{%- endmacro %}
+
+{% macro default__normalised(fn, udf, expression, second=none) -%}
+    {{ udf }}({{ expression }}{{ ', ' ~ second if second is not none }})
+{%- endmacro %}
+
+{#- Null when the value was not loaded (as the UDFs give for null). -#}
+{% macro postgres__normalised(fn, udf, expression, second=none) -%}
+    (select {{ 'cast(n.result as boolean)' if fn == 'email_is_valid' else 'n.result' }} from {{ env_var('TAILOR_LANDING_SCHEMA', 'landing') }}.normalised as n
+     where n.fn = '{{ fn }}' and n.arg = {{ expression }}
+        and n.arg2 = {{ "coalesce(" ~ second ~ ", '')" if second is not none else "''" }})
+{%- endmacro %}
+
 {#- RFC syntax of a normalised email (no network lookups); false for null. -#}
 {% macro identity_email_is_valid(expression) -%}
-    coalesce(tailor_email_is_valid({{ expression }}), false)
+    coalesce({{ normalised('email_is_valid', 'tailor_email_is_valid', expression) }}, false)
 {%- endmacro %}
 
 {#- A phone as E.164, read with the record's ISO country; null when it cannot be a number. -#}
 {% macro identity_phone_e164(expression, country_code) -%}
-    tailor_phone_e164({{ expression }}, {{ country_code }})
+    {{ normalised('phone_e164', 'tailor_phone_e164', expression, country_code) }}
 {%- endmacro %}
 
 {#- ISO 3166-1 alpha-2 for a country name or code. -#}
 {% macro identity_country_code(expression) -%}
-    tailor_country_code({{ expression }})
+    {{ normalised('country_code', 'tailor_country_code', expression) }}
 {%- endmacro %}
 
 {#- ISO 3166-2 subdivision code (without the country) for a region name or code. -#}
 {% macro identity_region_code(expression, country_code) -%}
-    tailor_region_code({{ expression }}, {{ country_code }})
+    {{ normalised('region_code', 'tailor_region_code', expression, country_code) }}
 {%- endmacro %}
 
 {#- Names for matching: case-folded, accents and punctuation removed (display keeps the original). -#}
 {% macro identity_name_key(expression) -%}
-    tailor_name_key({{ expression }})
+    {{ normalised('name_key', 'tailor_name_key', expression) }}
 {%- endmacro %}
 
 {#- A first name for matching, nicknames mapped to the formal name (Bill -> william). -#}
 {% macro identity_first_name_key(expression) -%}
-    tailor_first_name_key({{ expression }})
+    {{ normalised('first_name_key', 'tailor_first_name_key', expression) }}
 {%- endmacro %}
 
 {#- A postcode for matching: upper-case letters and digits only. -#}

@@ -94,10 +94,12 @@
 {% macro identity_identifier_links(records, column, rule) -%}
     (
         with holders as (
-            select * from {{ records }}
-            where {{ column }} is not null
-            qualify count(*) over (partition by {{ column }})
-                <= {{ var('tailor_identity_max_records_per_identifier') }}
+            select * from (
+                select *, count(*) over (partition by {{ column }}) as holder_count
+                from {{ records }}
+                where {{ column }} is not null
+            ) as counted
+            where holder_count <= {{ var('tailor_identity_max_records_per_identifier') }}
         ),
 
         -- whole groups, so that `contested` sees all their pairs
@@ -130,7 +132,7 @@
             left_record_key,
             right_record_key,
             '{{ rule }}' as rule,
-            round(name_similarity, 4) as score
+            {{ round_float('name_similarity', 4) }} as score
         from pairs
         where names_agree
             and is_affected
@@ -144,5 +146,13 @@
   dim_customers, documented in its YAML.
 -#}
 {% macro identity_survivor(column, order_by) -%}
+    {{ return(adapter.dispatch('identity_survivor')(column, order_by)) }}
+{%- endmacro %}
+
+{% macro default__identity_survivor(column, order_by) -%}
     first({{ column }} order by {{ order_by }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+{% macro postgres__identity_survivor(column, order_by) -%}
+    (array_agg({{ column }} order by {{ nulls_last(order_by) }}) filter (where {{ column }} is not null))[1]
 {%- endmacro %}

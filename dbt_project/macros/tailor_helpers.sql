@@ -9,7 +9,7 @@
 
 {#- A string field out of a landing row's JSON payload. -#}
 {% macro payload(path) -%}
-    nullif(trim(json_extract_string(payload, '{{ path }}')), '')
+    nullif(trim({{ json_text('payload', path) }}), '')
 {%- endmacro %}
 
 {#- Syntax check of a normalised email: one @, a dotted domain, no spaces. No lookups. -#}
@@ -46,11 +46,21 @@
   when no file matches, this gives an empty relation in the landing schema instead.
   Decided when the model is built; views are rebuilt by every `dbt build`. In unit
   tests source() is a fixture, used as it is.
+  Only intervals that had ended by as_of are read: a backfill of an older day sees the
+  sources as they were known then, not rows landed for later days.
+  On PostgreSQL the source is the raw table tailor.warehouse_postgres loads the files into
+  (it creates every one, empty until a file lands).
 -#}
 {% macro landing_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {%- if execute and relation.external and not landing_files_exist(relation.external) -%}
+    {%- set external = relation.external if target.type == 'duckdb' and relation is not string else none -%}
+    {%- if execute and external and not landing_files_exist(external) -%}
         ({{ empty_landing() }})
+    {%- elif external -%}
+        (select * from {{ relation }} where interval_end <= ({{ as_of() }} at time zone 'UTC'))
+    {%- elif target.type == 'postgres' and relation is not string -%}
+        (select id, updated_at, payload, interval_start, interval_end from {{ relation }}
+         where interval_end <= ({{ as_of() }} at time zone 'UTC')) as landing
     {%- else -%}
         {{ relation }}
     {%- endif -%}

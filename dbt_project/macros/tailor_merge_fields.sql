@@ -18,7 +18,9 @@
     {%- set is_list = [] -%}
     {%- if execute -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
-            {%- if column.name | lower == 'items' and column.data_type.endswith('[]') -%}
+            {#- DuckDB says VARCHAR[], PostgreSQL's information schema ARRAY -#}
+            {%- if column.name | lower == 'items'
+                    and (column.data_type.endswith('[]') or column.data_type | upper == 'ARRAY') -%}
                 {%- do is_list.append(true) -%}
             {%- endif -%}
         {%- endfor -%}

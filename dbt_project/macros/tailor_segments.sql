@@ -109,7 +109,7 @@ segment_members as (
         {{ sql_text(segment.tag) }} as esp_tag,
         {{ sql_text(segment.priority_group) }} as priority_group,
         {{ segment.priority }} as priority,
-        [{% for tag in segment.merge_fields %}'{{ tag }}'{% if not loop.last %}, {% endif %}{% endfor %}]::varchar[]
+        array[{% for tag in segment.merge_fields %}'{{ tag }}'{% if not loop.last %}, {% endif %}{% endfor %}]::varchar[]
             as merge_tags,
         cast(customer_id as varchar) as customer_id,
         cast(reason as varchar) as reason
@@ -127,16 +127,20 @@ segment_members as (
 -- Within a priority group a person keeps only the highest-priority segment (then the
 -- audience name, so ties are decided the same way every run).
 journeys as (
-    select * from segment_members
-    qualify priority_group is null or row_number() over (
-        partition by priority_group, customer_id order by priority desc, audience
-    ) = 1
+    select audience, esp_tag, priority_group, priority, merge_tags, customer_id, reason
+    from (
+        select *, row_number() over (
+            partition by priority_group, customer_id order by priority desc, audience
+        ) as rank_in_group
+        from segment_members
+    ) as ranked
+    where priority_group is null or rank_in_group = 1
 ),
 
 -- The merge fields sent for a person are those of all their audiences, so every row of
 -- one person carries the same values and the sync upserts the contact once.
 person_tags as (
-    select customer_id, list_sort(list_distinct(flatten(list(merge_tags)))) as merge_tags
+    select customer_id, {{ merge_tags_of_person('merge_tags') }} as merge_tags
     from journeys
     group by customer_id
 ),
@@ -148,10 +152,7 @@ customers as (
 fields as (
     select
         customer_id,
-        map(
-            [{% for tag in declared %}'{{ tag }}'{% if not loop.last %}, {% endif %}{% endfor %}]::varchar[],
-            [{% for tag in declared %}fields.{{ tag | lower }}{% if not loop.last %}, {% endif %}{% endfor %}]::varchar[]
-        ) as values_by_tag
+        {{ merge_values_by_tag(declared, 'fields') }} as values_by_tag
     from {{ fields_relation }} as fields
 )
 
@@ -163,9 +164,7 @@ select
     'subscribed' as email_status,
     customers.first_name,
     customers.last_name,
-    coalesce(to_json(map_from_entries(list_transform(
-        person_tags.merge_tags, lambda tag: {'k': tag, 'v': fields.values_by_tag[tag]}
-    ))), '{}')::varchar as merge_fields,
+    {{ merge_fields_json('person_tags.merge_tags', 'fields.values_by_tag') }} as merge_fields,
     journeys.reason
 from journeys
 inner join person_tags using (customer_id)
@@ -200,9 +199,7 @@ where customers.email_consent_state = 'subscribed'
     {%- if load_relation(target_relation) is none -%}{{ return('') }}{%- endif -%}
     {%- set runs = target_relation.schema ~ '.segment_runs' -%}
     {%- call statement('tailor_refresh_audiences') -%}
-create or replace table {{ target_relation }} as (
-    {{ audience_members_sql() }}
-);
+{{ replace_table_as(target_relation, audience_members_sql()) }}
 create table if not exists {{ runs }} (
     run_id         varchar not null,
     as_of          timestamp not null,
@@ -216,7 +213,7 @@ create table if not exists {{ runs }} (
     primary key (as_of, audience)
 );
 {%- for segment in tailor_built_segments() %}
-insert or replace into {{ runs }}
+{{ upsert_into(runs) }}
 select
     '{{ invocation_id }}',
     {{ as_of() }},
@@ -226,7 +223,8 @@ select
     {{ sql_text(segment.tag) }},
     {{ sql_text(segment.priority_group) }},
     (select count(*) from {{ segment.relation }}),
-    (select count(*) from {{ target_relation }} where audience = {{ sql_text(segment.audience) }});
+    (select count(*) from {{ target_relation }} where audience = {{ sql_text(segment.audience) }})
+{{ upsert_end(['as_of', 'audience'], ['run_id', 'as_of', 'recorded_at', 'audience', 'model', 'esp_tag', 'priority_group', 'segment_rows', 'members']) }};
 {%- endfor %}
     {%- endcall -%}
     {#- Hooks run in dbt's own transaction, which it rolls back: commit ours. -#}

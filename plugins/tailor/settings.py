@@ -39,3 +39,9 @@ def reports_dir() -> Path:
 
 def dbt_project_dir() -> Path:
     return _path("TAILOR_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project")
+
+
+def collector_retention_days() -> float:
+    """How long the collector's spool keeps records (and their de-duplication keys) after
+    they arrived, once their interval has landed: `TAILOR_COLLECTOR_RETENTION_DAYS`, 7."""
+    return float(os.environ.get("TAILOR_COLLECTOR_RETENTION_DAYS", "7"))

@@ -192,3 +192,24 @@ def test_parsing_is_fast_and_imports_nothing_heavy(dag_file: str, parsed: dict) 
     assert result["dags"], dag_file
     assert result["heavy"] == []
     assert result["parse_seconds"] < PARSE_SECONDS_LIMIT, result
+
+
+def _shape(bag) -> dict[str, tuple]:
+    dag = bag.dags["tailor_nightly"]
+    return {t.task_id: (sorted(t.upstream_task_ids), getattr(t, "select", None)) for t in dag.tasks}
+
+
+def test_layer_manifests_render_the_same_tasks_as_the_full_one(
+    built_manifest: Path, dagbag, tmp_path: Path
+) -> None:
+    """The slim per-layer manifests only make parsing cheaper: without them (a manifest
+    built before they existed) the nightly has the same tasks, edges and test selections."""
+    assert all(
+        manifest.layer_manifest_path(layer, built_manifest).exists() for layer in manifest.LAYERS
+    )
+    full_only = tmp_path / "manifest.json"
+    full_only.write_bytes(built_manifest.read_bytes())
+    assert not manifest.layer_manifest_path("staging", full_only).exists()
+    (fallback,) = [bag for bag in _dagbag(full_only)]
+    assert len(_shape(dagbag)) > 40
+    assert _shape(fallback) == _shape(dagbag)

@@ -59,3 +59,23 @@ def test_a_model_reading_a_later_layer_runs_with_that_layer() -> None:
 def test_a_model_outside_the_layer_folders_is_a_problem() -> None:
     layout = manifest.layout(project(node("model", "loose", "models/loose.sql")))
     assert layout.problems == ["loose is in no layer folder"]
+
+
+def test_each_layer_manifest_holds_its_models_and_their_tests_only() -> None:
+    full = project(
+        node("model", "stg_a", "models/staging/stg_a.sql"),
+        node("model", "int_a", "models/intermediate/int_a.sql", "stg_a"),
+        node("model", "dim_a", "models/marts/dim_a.sql", "int_a"),
+        node("test", "not_null_stg_a", "models/staging/_stg.yml", "stg_a"),
+        node("test", "rel_dim_a_stg_a", "models/marts/_dim.yml", "dim_a", "stg_a"),
+    )
+    slim = manifest.layer_manifests(full)
+    assert sorted(slim["staging"]["nodes"]) == [
+        "model.tailor.stg_a",
+        "test.tailor.not_null_stg_a",
+        "test.tailor.rel_dim_a_stg_a",
+    ]
+    assert sorted(slim["intermediate"]["nodes"]) == ["model.tailor.int_a"]
+    assert sorted(slim["marts"]["nodes"]) == ["model.tailor.dim_a", "test.tailor.rel_dim_a_stg_a"]
+    assert slim["segments"]["nodes"] == {}
+    assert all(m["metadata"] == full["metadata"] for m in slim.values())

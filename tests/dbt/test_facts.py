@@ -25,6 +25,7 @@ NEW_STAGING = [
     "stg_shopify__products",
     "stg_shopify__webhooks",
     "stg_shopify__abandoned_checkouts",
+    "stg_events__calls",
     "stg_events__tracks",
     "stg_events__identifies",
     "stg_mailchimp__email_activity",

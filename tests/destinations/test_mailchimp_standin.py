@@ -436,3 +436,54 @@ def test_segments_page_and_survive_a_restart(tmp_path):
     reloaded = MailchimpStandIn(api_key=KEY, state_path=state)
     assert call(reloaded, "GET", SEGMENTS).body["total_items"] == 12
     assert reloaded.member(EMAIL)["tags_count"] == 12
+
+
+def test_batch_operations_answer_each_call_in_a_results_archive(mc):
+    import io
+    import tarfile
+
+    put(mc, "gone@mail.tailor-shop.com")
+    mc.set_status("gone@mail.tailor-shop.com", "unsubscribed")
+    operations = [
+        {
+            "method": "PUT",
+            "path": f"/lists/{LIST_ID}/members/{H}",
+            "body": json.dumps({"email_address": EMAIL, "status_if_new": "subscribed"}),
+            "operation_id": "new",
+        },
+        {
+            "method": "PATCH",
+            "path": f"/lists/{LIST_ID}/members/{subscriber_hash('gone@mail.tailor-shop.com')}",
+            "body": json.dumps({"status": "subscribed"}),  # refused: compliance state
+            "operation_id": "resubscribe",
+        },
+        {"method": "DELETE", "path": f"/lists/{LIST_ID}/members/{'0' * 32}", "operation_id": "x"},
+    ]
+    submitted = call(mc, "POST", "/3.0/batches", {"operations": operations})
+    assert submitted.status == 200 and submitted.body["status"] == "pending"
+    assert submitted.body["total_operations"] == 3 and not submitted.body["response_body_url"]
+    batch = call(mc, "GET", f"/3.0/batches/{submitted.body['id']}").body
+    assert batch["status"] == "finished" and batch["errored_operations"] == 2
+    # the archive sits behind a signed URL: fetched without a key
+    path = "/" + batch["response_body_url"].split("/", 3)[3]
+    archive = call(mc, "GET", path, key=None)
+    assert archive.status == 200
+    answers = {}
+    with tarfile.open(fileobj=io.BytesIO(archive.body), mode="r:gz") as tar:
+        for entry in tar.getmembers():
+            for item in json.load(tar.extractfile(entry)):
+                answers[item["operation_id"]] = (item["status_code"], json.loads(item["response"]))
+    assert answers["new"][0] == 200 and answers["new"][1]["status"] == "subscribed"
+    assert answers["resubscribe"][0] == 400
+    assert answers["resubscribe"][1]["title"] == "Member In Compliance State"
+    assert answers["x"][0] == 404
+    assert mc.member(EMAIL)["status"] == "subscribed"
+    assert mc.member("gone@mail.tailor-shop.com")["status"] == "unsubscribed"
+    assert mc.stats() == {
+        "PUT /lists/{list_id}/members/{hash}": 1,
+        "POST /batches": 1,
+        "GET /batches/{batch_id}": 1,
+        "GET /batch-results/{batch_id}": 1,
+    }
+    bad = call(mc, "POST", "/3.0/batches", {"operations": [{"method": "HEAD", "path": "/"}]})
+    assert_problem(bad, 400, "Invalid Resource")

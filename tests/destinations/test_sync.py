@@ -22,6 +22,9 @@ SEGMENT_NEW = "POST /lists/{list_id}/segments"
 SEGMENT_BATCH = "POST /lists/{list_id}/segments/{segment_id}"
 MERGE_GET = "GET /lists/{list_id}/merge-fields"
 MERGE_POST = "POST /lists/{list_id}/merge-fields"
+BATCHES = "POST /batches"
+BATCH_STATUS = "GET /batches/{batch_id}"
+BATCH_RESULTS = "GET /batch-results/{batch_id}"
 
 
 def tags_of(standin, email: str) -> set[str]:
@@ -275,14 +278,35 @@ def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 250
 
 
-def test_updates_respect_max_connections(warehouse, standin, counts, make_destination):
+def test_updates_go_as_batch_operations_within_max_connections(
+    warehouse, standin, counts, make_destination
+):
     write_members(warehouse, [member_row(i) for i in range(80)])
     sync_destination(warehouse, make_destination(), run_id="r1")
     standin.latency = 0.01  # long enough for requests to overlap
     write_members(warehouse, [member_row(i, orders=50 + i) for i in range(80)])
-    report = sync_destination(warehouse, make_destination(max_connections=4), run_id="r2")
-    assert report.totals().updates == 80  # 80 known contacts: one upsert each
+    counts.mark()
+    report = sync_destination(
+        warehouse, make_destination(max_connections=4, batch_operations=20), run_id="r2"
+    )
+    assert report.totals().updates == 80 and report.totals().failed == 0
+    # 80 known contacts: 4 batch operations of 20 upserts, each submitted, polled, read.
+    assert counts.since_mark() == {MERGE_GET: 1, BATCHES: 4, BATCH_STATUS: 4, BATCH_RESULTS: 4}
     assert 2 <= counts.peak_connections() <= 4
+    assert standin.member("customer00079@mail.tailor-shop.com")["merge_fields"]["ORDERS"] == "129"
+    assert standin.member("customer00079@mail.tailor-shop.com")["status"] == "subscribed"
+
+
+def test_pipelined_groups_stay_within_max_connections(warehouse, standin, counts, make_destination):
+    write_members(warehouse, [member_row(i) for i in range(120)])
+    standin.latency = 0.01
+    dest = make_destination(max_connections=3, batch_size=10, parallel_batches=3, pipeline_depth=3)
+    report = sync_destination(warehouse, dest, run_id="r1")
+    assert report.totals().adds == 120 and report.totals().failed == 0
+    assert counts.peak_connections() == 3  # 9 calls could be in flight; the limit holds
+    assert query(warehouse, "select count(*) from main.sync_state where status = 'synced'") == [
+        (120,)
+    ]
 
 
 def test_too_many_merge_fields_fail_before_anything_is_sent(

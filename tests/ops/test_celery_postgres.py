@@ -87,12 +87,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         env.update(local.connection_env(url))
         local.prepare_airflow(env, home / "prepare.log")  # migrate, pools
         for name, cmd in [
-            ("api-server", ["airflow", "api-server", "--host", "127.0.0.1",
-                            "--port", str(api_port)]),
+            (
+                "api-server",
+                ["airflow", "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+            ),
             ("scheduler", ["airflow", "scheduler"]),
             ("dag-processor", ["airflow", "dag-processor"]),
-            ("worker", ["airflow", "celery", "worker", "--skip-serve-logs",
-                        "--concurrency", "2"]),
+            ("worker", ["airflow", "celery", "worker", "--skip-serve-logs", "--concurrency", "2"]),
         ]:
             log = open(home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
             procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
@@ -117,8 +118,7 @@ def stamp(moment: datetime) -> str:
 
 
 def airflow(env: dict, *args: str) -> str:
-    proc = subprocess.run(["airflow", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return proc.stdout
 
@@ -138,16 +138,22 @@ def wait_for(env: dict, home: Path, count: int) -> list[dict]:
         if len(current) >= count and all(r["state"] == "success" for r in current):
             return current
         time.sleep(5)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                     for p in sorted(home.glob("*.log")))
+    logs = "\n".join(
+        f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(home.glob("*.log"))
+    )
     pytest.fail(f"runs did not all succeed in time: {runs(env)}\n{logs}")
 
 
 def wait_for_dag(env: dict) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        proc = subprocess.run(["airflow", "dags", "details", "tailor_nightly"], env=env,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["airflow", "dags", "details", "tailor_nightly"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if proc.returncode == 0:
             return
         time.sleep(5)
@@ -159,14 +165,32 @@ def test_trigger_then_backfill_under_the_scheduler_with_celery(cluster: dict) ->
     wait_for_dag(env)
     airflow(env, "dags", "unpause", "tailor_nightly")
     # Without a logical date an Airflow 3 manual run has no data interval.
-    airflow(env, "dags", "trigger", "tailor_nightly", "--logical-date", day(-1).isoformat(),
-            "--conf", json.dumps({"full_refresh": True}))
+    airflow(
+        env,
+        "dags",
+        "trigger",
+        "tailor_nightly",
+        "--logical-date",
+        day(-1).isoformat(),
+        "--conf",
+        json.dumps({"full_refresh": True}),
+    )
     first = wait_for(env, home, 1)
     assert [r["state"] for r in first] == ["success"]
 
-    airflow(env, "backfill", "create", "--dag-id", "tailor_nightly",
-            "--from-date", day(-3).isoformat(), "--to-date", day(-2).isoformat(),
-            "--reprocess-behavior", "none")
+    airflow(
+        env,
+        "backfill",
+        "create",
+        "--dag-id",
+        "tailor_nightly",
+        "--from-date",
+        day(-3).isoformat(),
+        "--to-date",
+        day(-2).isoformat(),
+        "--reprocess-behavior",
+        "none",
+    )
     every = wait_for(env, home, 3)
     assert len(every) == 3
     landing = cluster["data"] / "landing" / "shopify" / "orders"

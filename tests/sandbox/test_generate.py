@@ -312,3 +312,25 @@ def test_stored_records_use_only_fields_of_the_2025_01_schema(
     for record in records[:200] + records[-200:]:
         _check_shape(record, GraphQLNonNull(schema.get_type(type_name)), type_name)
     assert "defaultEmailAddress" not in schema.get_type("Customer").fields
+
+
+def test_some_shoppers_view_one_product_three_times_in_a_week_without_buying_it(
+    sandbox_data: Path,
+) -> None:
+    """The people `seg_viewed_not_bought` is for: planted from an RNG of their own, as
+    random browsing hardly ever makes them."""
+    week = AS_OF - timedelta(days=7)
+    views: Counter[tuple[str, str]] = Counter()
+    for e in _jsonl(sandbox_data / "events.jsonl"):
+        if e.get("event") == "Product Viewed" and e["userId"] and _ts(e["timestamp"]) >= week:
+            views[(e["userId"], e["properties"]["product_id"])] += 1
+    bought = {
+        (o["customer"]["id"].rsplit("/", 1)[-1], li["product"]["id"].rsplit("/", 1)[-1])
+        for o in _jsonl(sandbox_data / "shopify_orders.jsonl")
+        if not o["cancelledAt"] and _ts(o["createdAt"]) >= week
+        for li in o["lineItems"]
+    }
+    window_shoppers = {u for (u, p), n in views.items() if n >= 3 and (u, p) not in bought}
+    planted = json.loads((sandbox_data / "manifest.json").read_text())["counts"]
+    assert planted["event_window_shoppers"] >= 0.005 * CUSTOMERS
+    assert len(window_shoppers) >= planted["event_window_shoppers"]

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from tailor import sources
 from tailor.connections import ApiConnection, parse_connection
-from tailor.sources import contracts, mailchimp_activity, shopify
+from tailor.sources import contracts, mailchimp_activity, parallel_pages, shopify
 from tailor.sources.landing import LandingWriter
 
 from sandbox import local
@@ -44,9 +44,14 @@ def connections(server: SandboxServer, **extra: object) -> dict[str, ApiConnecti
 
 
 @pytest.fixture(scope="module")
-def conns(store: Path) -> Iterator[dict[str, ApiConnection]]:
+def sandbox(store: Path) -> Iterator[SandboxServer]:
     with serve_in_thread(store) as server:
-        yield connections(server)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def conns(sandbox: SandboxServer) -> dict[str, ApiConnection]:
+    return connections(sandbox)
 
 
 def jsonl(path: Path) -> list[dict]:
@@ -126,6 +131,48 @@ def test_email_activity_lands_every_action_whatever_the_page_size(
     assert all(
         set(r) >= {"campaign_id", "list_id", "email_address", "type", "url", "ip"} for r in rows
     )
+
+
+def test_email_activity_goes_over_several_connections_and_lands_the_same(
+    store: Path, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    window = WEEK
+    sandbox.mailchimp.latency, sandbox.mailchimp._peak = 0.01, 0  # requests take a moment
+    try:
+        parallel = mailchimp_activity.extract(
+            connections(sandbox)["mailchimp"], "email_activity", *window, tmp_path / "p", 37
+        )
+        peak = sandbox.mailchimp._peak
+    finally:
+        sandbox.mailchimp.latency = 0.0
+    one = connections(sandbox, max_connections=1)["mailchimp"]
+    sequential = mailchimp_activity.extract(one, "email_activity", *window, tmp_path / "s")
+    assert peak > 1  # pages were in flight at once
+    assert parallel.rows == len(expected_activity(store, *window))
+    assert parallel.path.read_bytes() == sequential.path.read_bytes()
+
+
+def test_pages_of_a_list_that_grows_while_it_is_read_are_all_handed_back() -> None:
+    """Offsets planned from the first page's total; the list then grows by 30 entries, and
+    paging goes on past the plan until the end, in order."""
+    items = [{"n": n} for n in range(250)]
+    asked: list[int] = []
+
+    def fetch(path: str, params: dict) -> dict:
+        asked.append(params["offset"])
+        if len(asked) == 2:
+            items.extend({"n": n} for n in range(250, 280))
+        page = items[params["offset"] : params["offset"] + params["count"]]
+        return {"entries": page, "total_items": len(items)}
+
+    listing = parallel_pages.Listing("/list", "entries", {})
+    got = [
+        item["n"]
+        for _, page in parallel_pages.ParallelPages(fetch, [listing], 100, 10, connections=3)
+        for item in page
+    ]
+    assert parallel_pages.planned_offsets(250, 100, 10) == [90, 180]
+    assert sorted(set(got)) == list(range(280)) and asked[:3] == [0, 90, 180]
 
 
 def test_email_activity_reads_only_campaigns_within_the_lookback(

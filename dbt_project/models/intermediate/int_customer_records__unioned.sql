@@ -45,4 +45,4 @@ from (
     select * from shopify
     union all
     select * from hubspot
-)
+) as records

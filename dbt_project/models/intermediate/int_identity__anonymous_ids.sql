@@ -3,20 +3,21 @@
 -- customer's numeric id; an identify with only an email reaches the profile that owns the
 -- email. Events of the anonymous id before the login then count for that person.
 -- A shared device (an id later identified as someone else) keeps its first person;
--- `people_count` shows it. Aggregates rather than windows: millions of calls carry a
--- userId, but few distinct (anonymous id, user) pairs.
+-- `people_count` shows it. The calls are aggregated before anything is ranked: millions
+-- carry a userId, but few distinct (anonymous id, user, email) triples.
 with
 
 identifications as (
     select
         anonymous_id,
         user_id,
-        shopify_customer_id,
         email,
+        -- the GID of user_id: one per group, not a grouping key of its own
+        min(shopify_customer_id) as shopify_customer_id,
         min(occurred_at) as first_at,
         max(occurred_at) as last_at
     from {{ ref('stg_events__identifies') }}
-    group by all
+    group by anonymous_id, user_id, email
 ),
 
 shopify_people as (
@@ -42,14 +43,14 @@ resolved as (
     left join email_owners using (email)
 ),
 
+-- the first identification that resolves, else the first at all
 chosen as (
+    {{ first_row_per('resolved', 'anonymous_id', 'customer_id is null, first_at, user_id, email') }}
+),
+
+totals as (
     select
         anonymous_id,
-        -- the first identification that resolves, else the first at all
-        arg_min(
-            struct_pack(customer_id, user_id, shopify_customer_id, resolved_by),
-            (customer_id is null, first_at, user_id, email)
-        ) as first_resolved,
         count(distinct customer_id) as people_count,
         min(first_at) as first_identified_at,
         max(last_at) as last_identified_at
@@ -58,12 +59,13 @@ chosen as (
 )
 
 select
-    anonymous_id,
-    first_resolved.customer_id,
-    first_resolved.user_id,
-    first_resolved.shopify_customer_id,
-    first_resolved.resolved_by,
-    people_count,
-    first_identified_at,
-    last_identified_at
+    chosen.anonymous_id,
+    chosen.customer_id,
+    chosen.user_id,
+    chosen.shopify_customer_id,
+    chosen.resolved_by,
+    totals.people_count,
+    totals.first_identified_at,
+    totals.last_identified_at
 from chosen
+inner join totals on totals.anonymous_id = chosen.anonymous_id

@@ -80,6 +80,26 @@ edges as (
     where left_record_key in (select record_key from region)
 ),
 
+{%- if target.type == 'postgres' %}
+
+-- PostgreSQL has no USING KEY: every record a region record reaches, then the smallest
+-- key it reaches. Work grows with the square of a cluster's size; clusters are people.
+reach (record_key, reached_key) as (
+    select record_key, record_key from region
+    union
+    select reach.record_key, edges.to_key
+    from reach
+    inner join edges on edges.from_key = reach.reached_key
+),
+
+labels as (
+    select record_key, min(reached_key) as cluster_key
+    from reach
+    group by record_key
+),
+
+{%- else %}
+
 labels (record_key, cluster_key) using key (record_key) as (
     select record_key, record_key from region
     union
@@ -92,6 +112,8 @@ labels (record_key, cluster_key) using key (record_key) as (
         having min(labels.cluster_key) < current_label.cluster_key
     )
 ),
+
+{%- endif %}
 
 clustered as (
     select record_key, cluster_key, true as is_resolved from labels

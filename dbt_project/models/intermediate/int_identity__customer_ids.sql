@@ -67,28 +67,25 @@ claims as (
         min(previous.first_assigned_at) as first_assigned_at
     from clusters
     inner join previous using (record_key)
-    group by all
+    group by clusters.cluster_key, previous.customer_id
 ),
 
 won as (
-    select * from claims
-    qualify row_number() over (partition by customer_id order by holders desc, cluster_key) = 1
+    {{ first_row_per('claims', 'customer_id', 'holders desc, cluster_key') }}
 ),
 
 kept as (
-    select cluster_key, customer_id, first_assigned_at from won
-    qualify row_number() over (
-        partition by cluster_key order by first_assigned_at, customer_id
-    ) = 1
+    select cluster_key, customer_id, first_assigned_at
+    from ({{ first_row_per('won', 'cluster_key', 'first_assigned_at, customer_id') }}) as first_claim
 ),
 
 anchors as (
     select
         cluster_key,
-        first(
-            coalesce('email:' || email_key, 'record:' || record_key)
-            order by email_key is null, created_at, record_key
-        ) as anchor
+        {{ first_in_order(
+            "coalesce('email:' || email_key, 'record:' || record_key)",
+            'email_key is null, created_at, record_key'
+        ) }} as anchor
     from clusters
     where cluster_key not in (select cluster_key from kept)
     group by cluster_key

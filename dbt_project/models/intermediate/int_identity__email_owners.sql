@@ -19,13 +19,12 @@ holders as (
     from records
     inner join profiles using (customer_id)
     where records.is_email_valid and records.email is not null
+),
+
+counted as (
+    select *, count(*) over (partition by email) as profiles_holding
+    from holders
 )
 
-select
-    email,
-    customer_id,
-    count(*) over (partition by email) as profiles_holding
-from holders
-qualify row_number() over (
-    partition by email order by signed_up_at nulls last, customer_id
-) = 1
+select email, customer_id, profiles_holding
+from ({{ first_row_per('counted', 'email', 'signed_up_at nulls last, customer_id') }}) as owners

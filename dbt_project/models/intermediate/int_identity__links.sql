@@ -94,7 +94,7 @@ fuzzy_links as (
         left_record_key,
         right_record_key,
         'fuzzy_name_address' as rule,
-        round((2 * name_similarity + address_similarity) / 3, 4) as score
+        {{ round_float('(2 * name_similarity + address_similarity) / 3', 4) }} as score
     from scored
     where not has_conflicting_phone
         and names_agree
@@ -118,7 +118,7 @@ email_typo_links as (
         least(a.record_key, b.record_key) as left_record_key,
         greatest(a.record_key, b.record_key) as right_record_key,
         'similar_email' as rule,
-        round(jaro_winkler_similarity(a.email_key, b.email_key), 4) as score
+        {{ round_float('jaro_winkler_similarity(a.email_key, b.email_key)', 4) }} as score
     from email_blockable as a
     inner join email_blockable as b
         on a.email_domain = b.email_domain and a.last_name_key = b.last_name_key
@@ -145,7 +145,4 @@ all_links as (
 )
 
 select left_record_key, right_record_key, rule, score, priority
-from all_links
-qualify row_number() over (
-    partition by left_record_key, right_record_key order by priority, score desc
-) = 1
+from ({{ first_row_per('all_links', 'left_record_key, right_record_key', 'priority, score desc') }}) as best

@@ -38,7 +38,7 @@ select
     {{ merge_value('cross_sell.cross_sell_category', "'" ~ var('tailor_cross_sell_fallback') ~ "'") }}
         as xsell,
     case
-        when customers.last_order_at >= {{ as_of() }} - interval {{ banner_days }} day
+        when customers.last_order_at >= {{ as_of() }} - interval '{{ banner_days }} day'
             and customers.last_order_at < {{ as_of() }} then 'THANKYOU'
         else 'NEWARRIVAL'
     end as banner,

@@ -77,10 +77,10 @@ orders as (
         customer_id,
         count(*) as orders_count,
         count(*) filter (
-            where created_at >= {{ as_of() }} - interval 30 day
+            where created_at >= {{ as_of() }} - {{ interval_days(30) }}
         ) as orders_last_30_days,
         count(*) filter (
-            where created_at >= {{ as_of() }} - interval {{ frequent_days }} day
+            where created_at >= {{ as_of() }} - {{ interval_days(frequent_days) }}
         ) as orders_in_frequent_window,
         sum(total_price) as total_spent,
         min(created_at) as first_order_at,
@@ -101,7 +101,9 @@ rfm as (
     from orders
 ),
 
-lines as (
+-- `not materialized`: read three times below, and held whole in memory otherwise (tens of
+-- millions of rows at scale); scanning the table again is cheaper.
+lines as not materialized (
     select customer_id, order_line_id, product_title, category, quantity, line_total, ordered_at
     from {{ ref('fct_order_lines') }}
     where customer_id is not null
@@ -112,15 +114,12 @@ lines as (
 -- Most bought category by quantity, then by spend, then by name (so ties are stable).
 favourite as (
     select customer_id, category as favourite_category
-    from (
+    from ({{ first_row_per('''(
         select customer_id, category, sum(quantity) as quantity, sum(line_total) as spend
         from lines
         where category is not null
         group by customer_id, category
-    )
-    qualify row_number() over (
-        partition by customer_id order by quantity desc, spend desc, category
-    ) = 1
+    ) as bought''', 'customer_id', 'quantity desc, spend desc, category') }}) as favourites
 ),
 
 -- The latest order's line of the highest value.
@@ -129,13 +128,10 @@ last_purchase as (
         customer_id,
         category as last_purchased_category,
         product_title as last_purchased_product
-    from lines
-    qualify row_number() over (
-        partition by customer_id order by ordered_at desc, line_total desc, order_line_id
-    ) = 1
+    from ({{ first_row_per('lines', 'customer_id', 'ordered_at desc, line_total desc, order_line_id') }}) as latest
 ),
 
-events as (
+events as not materialized (
     select customer_id, event_name, category, device_type, occurred_at
     from {{ ref('fct_events') }}
     where customer_id is not null
@@ -145,22 +141,19 @@ events as (
 -- The device type of most events, then the most recently used, then by name.
 device as (
     select customer_id, device_type as device_most_used
-    from (
+    from ({{ first_row_per('''(
         select customer_id, device_type, count(*) as uses, max(occurred_at) as last_used_at
         from events
         where device_type is not null
         group by customer_id, device_type
-    )
-    qualify row_number() over (
-        partition by customer_id order by uses desc, last_used_at desc, device_type
-    ) = 1
+    ) as used''', 'customer_id', 'uses desc, last_used_at desc, device_type') }}) as devices
 ),
 
 browsing as (
     select
         customer_id,
         count(*) filter (
-            where event_name = 'Product Viewed' and occurred_at >= {{ as_of() }} - interval 7 day
+            where event_name = 'Product Viewed' and occurred_at >= {{ as_of() }} - {{ interval_days(7) }}
         ) as product_views_7d,
         max(occurred_at) as last_event_at
     from events
@@ -170,21 +163,21 @@ browsing as (
 email_activity as (
     select
         customer_id,
-        count(*) filter (where action = 'open' and occurred_at >= {{ as_of() }} - interval 7 day)
+        count(*) filter (where action = 'open' and occurred_at >= {{ as_of() }} - {{ interval_days(7) }})
             as email_opens_7d,
-        count(*) filter (where action = 'click' and occurred_at >= {{ as_of() }} - interval 7 day)
+        count(*) filter (where action = 'click' and occurred_at >= {{ as_of() }} - {{ interval_days(7) }})
             as email_clicks_7d,
-        count(*) filter (where action = 'open' and occurred_at >= {{ as_of() }} - interval 30 day)
+        count(*) filter (where action = 'open' and occurred_at >= {{ as_of() }} - {{ interval_days(30) }})
             as email_opens_30d,
-        count(*) filter (where action = 'click' and occurred_at >= {{ as_of() }} - interval 30 day)
+        count(*) filter (where action = 'click' and occurred_at >= {{ as_of() }} - {{ interval_days(30) }})
             as email_clicks_30d,
         count(*) filter (
             where action = 'open'
-                and occurred_at >= {{ as_of() }} - interval {{ engagement_days }} day
+                and occurred_at >= {{ as_of() }} - {{ interval_days(engagement_days) }}
         ) as opens_in_engagement_window,
         count(*) filter (
             where action = 'click'
-                and occurred_at >= {{ as_of() }} - interval {{ engagement_days }} day
+                and occurred_at >= {{ as_of() }} - {{ interval_days(engagement_days) }}
         ) as clicks_in_engagement_window,
         max(occurred_at) as last_email_activity_at
     from {{ ref('fct_email_activity') }}
@@ -194,6 +187,13 @@ email_activity as (
     group by customer_id
 ),
 
+abandoned_carts as (
+    select * from {{ ref('fct_abandoned_checkouts') }}
+    where customer_id is not null
+      and is_abandoned
+      and abandoned_at < {{ as_of() }}
+),
+
 -- The newest cart that fct_abandoned_checkouts counts as abandoned (no order since).
 open_cart as (
     select
@@ -201,25 +201,19 @@ open_cart as (
         total_price as open_cart_value,
         items as open_cart_items,
         abandoned_at as cart_abandoned_at
-    from {{ ref('fct_abandoned_checkouts') }}
-    where customer_id is not null
-      and is_abandoned
-      and abandoned_at < {{ as_of() }}
-    qualify row_number() over (
-        partition by customer_id order by abandoned_at desc, checkout_id desc
-    ) = 1
+    from ({{ first_row_per('abandoned_carts', 'customer_id', 'abandoned_at desc, checkout_id desc') }}) as newest_cart
 ),
 
 -- Categories viewed in the interest window, and every category bought.
 interests as (
-    select customer_id, list_sort(list_distinct(list(category))) as categories_of_interest
+    select customer_id, {{ sorted_distinct_list('category') }} as categories_of_interest
     from (
         select customer_id, category from events
         where event_name = 'Product Viewed'
-            and occurred_at >= {{ as_of() }} - interval {{ var('tailor_interest_window_days') }} day
+            and occurred_at >= {{ as_of() }} - {{ interval_days(var('tailor_interest_window_days')) }}
         union all
         select customer_id, category from lines
-    )
+    ) as interesting
     where category is not null
     group by customer_id
 ),
@@ -237,7 +231,7 @@ joined as (
         coalesce(orders.total_spent, 0) as total_spent,
         orders.first_order_at,
         orders.last_order_at,
-        date_diff('day', orders.last_order_at, {{ as_of() }}) as days_since_last_order,
+        {{ dbt.datediff('orders.last_order_at', as_of(), 'day') }} as days_since_last_order,
         rfm.rfm_recency,
         rfm.rfm_frequency,
         rfm.rfm_monetary,
@@ -257,7 +251,7 @@ joined as (
         open_cart.open_cart_value,
         open_cart.open_cart_items,
         open_cart.cart_abandoned_at,
-        coalesce(interests.categories_of_interest, []) as categories_of_interest
+        coalesce(interests.categories_of_interest, {{ empty_text_list() }}) as categories_of_interest
     from profiles
     left join owned_emails using (customer_id)
     left join consent using (customer_id)

@@ -21,9 +21,21 @@ email_owners as (
 
 people as (
     select
-        checkouts.* replace (
-            coalesce(checkouts.completed_at < {{ as_of() }}, false) as is_completed
-        ),
+        checkouts.checkout_id,
+        checkouts.shopify_customer_id,
+        checkouts.email,
+        checkouts.total_price,
+        checkouts.currency_code,
+        checkouts.line_item_count,
+        checkouts.item_quantity,
+        checkouts.items,
+        checkouts.product_ids,
+        checkouts.checkout_url,
+        checkouts.is_deleted,
+        checkouts.created_at,
+        checkouts.updated_at,
+        checkouts.completed_at,
+        coalesce(checkouts.completed_at < {{ as_of() }}, false) as is_completed,
         coalesce(shopify_people.customer_id, email_owners.customer_id) as customer_id
     from checkouts
     left join shopify_people using (shopify_customer_id)

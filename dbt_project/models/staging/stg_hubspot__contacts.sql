@@ -1,12 +1,11 @@
 with
 
 source as (
-    select * from {{ source('hubspot', 'contacts') }}
+    select * from {{ landing_source('hubspot', 'contacts') }}
 ),
 
 latest as (
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 renamed as (
@@ -31,7 +30,7 @@ renamed as (
         ---------- booleans
         coalesce(lower({{ payload('$.properties.hs_email_optout') }}) = 'true', false)
             as has_opted_out_of_email,
-        coalesce(json_extract(payload, '$.archived')::boolean, false) as is_deleted,
+        coalesce({{ json_value('payload', '$.archived') }}::boolean, false) as is_deleted,
 
         ---------- timestamps
         {{ to_utc(payload('$.properties.createdate')) }} as created_at,
@@ -50,7 +49,9 @@ normalised as (
 
 keyed as (
     select
-        * exclude (phone_raw, region_raw),
+        hubspot_contact_id, first_name, last_name, email_raw, email, address_line_1, city,
+        country_raw, postal_code, lifecycle_stage, lead_status, has_opted_out_of_email,
+        is_deleted, created_at, updated_at, is_email_valid, country_code,
         phone_raw as phone,
         {{ identity_phone_e164('phone_raw', 'country_code') }} as phone_e164,
         coalesce({{ identity_region_code('region_raw', 'country_code') }}, region_raw)

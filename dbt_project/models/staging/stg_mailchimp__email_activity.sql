@@ -8,18 +8,17 @@ source as (
 ),
 
 latest as (
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 parsed as (
     select
         id,
         updated_at,
-        json_transform(payload, '{
+        {{ json_parse('payload', '{
             "campaign_id": "VARCHAR", "list_id": "VARCHAR", "email_address": "VARCHAR",
             "action": "VARCHAR", "type": "VARCHAR", "timestamp": "VARCHAR", "url": "VARCHAR"
-        }') as p
+        }') }} as p
     from latest
 ),
 
@@ -27,17 +26,17 @@ renamed as (
     select
         ---------- ids
         id as activity_id,
-        {{ nonblank('p.campaign_id') }} as campaign_id,
-        {{ nonblank('p.list_id') }} as list_id,
+        {{ nonblank(json_field('p', 'campaign_id')) }} as campaign_id,
+        {{ nonblank(json_field('p', 'list_id')) }} as list_id,
 
         ---------- strings
-        {{ normalise_email('p.email_address') }} as email,
-        lower({{ nonblank('p.action') }}) as action,
-        lower({{ nonblank('p.type') }}) as bounce_type,
-        {{ nonblank('p.url') }} as url,
+        {{ normalise_email(json_field('p', 'email_address')) }} as email,
+        lower({{ nonblank(json_field('p', 'action')) }}) as action,
+        lower({{ nonblank(json_field('p', 'type')) }}) as bounce_type,
+        {{ nonblank(json_field('p', 'url')) }} as url,
 
         ---------- timestamps
-        coalesce({{ to_utc(nonblank('p.timestamp')) }}, updated_at at time zone 'UTC')
+        coalesce({{ to_utc(nonblank(json_field('p', 'timestamp'))) }}, updated_at at time zone 'UTC')
             as occurred_at
 
     from parsed

@@ -1,13 +1,12 @@
 with
 
 source as (
-    select * from {{ source('shopify', 'customers') }}
+    select * from {{ landing_source('shopify', 'customers') }}
 ),
 
 latest as (
     -- A record lands again in every window where it changed: keep its newest version.
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 renamed as (
@@ -59,7 +58,10 @@ normalised as (
 
 keyed as (
     select
-        * exclude (phone_raw, region_raw),
+        shopify_customer_id, first_name, last_name, email_raw, email, locale,
+        address_line_1, city, country_raw, postal_code, email_marketing_state,
+        number_of_orders, amount_spent, is_deleted, created_at, email_consent_updated_at,
+        updated_at, is_email_valid, country_code,
         phone_raw as phone,
         {{ identity_phone_e164('phone_raw', 'country_code') }} as phone_e164,
         coalesce({{ identity_region_code('region_raw', 'country_code') }}, region_raw)

@@ -4,19 +4,18 @@
 with
 
 source as (
-    select * from {{ source('shopify', 'orders') }}
+    select * from {{ landing_source('shopify', 'orders') }}
 ),
 
 latest as (
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 -- One JSON parse per order into the fields read below; line items as a list of structs.
 parsed as (
     select
         id as order_id,
-        json_transform(payload, '{
+        {{ json_parse('payload', '{
             "customer": {"id": "VARCHAR"}, "currencyCode": "VARCHAR",
             "createdAt": "VARCHAR", "cancelledAt": "VARCHAR",
             "lineItems": [{
@@ -25,20 +24,29 @@ parsed as (
                 "variant": {"id": "VARCHAR"},
                 "product": {"id": "VARCHAR", "title": "VARCHAR", "productType": "VARCHAR"}
             }]
-        }') as p
+        }') }} as p
     from latest
 ),
 
 lines as (
     select
         order_id,
-        p.customer.id as shopify_customer_id,
-        p.currencyCode as currency_code,
-        p.createdAt as created_at_raw,
-        p.cancelledAt as cancelled_at_raw,
+        {{ json_field('p', 'customer.id') }} as shopify_customer_id,
+        {{ json_field('p', 'currencyCode') }} as currency_code,
+        {{ json_field('p', 'createdAt') }} as created_at_raw,
+        {{ json_field('p', 'cancelledAt') }} as cancelled_at_raw,
+        {%- if target.type == 'postgres' %}
+        items.line,
+        items.line_number
+    from parsed
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(p -> 'lineItems') = 'array' then p -> 'lineItems' else '[]' end
+    ) with ordinality as items (line, line_number)
+        {%- else %}
         unnest(p.lineItems) as line,
         generate_subscripts(p.lineItems, 1) as line_number
     from parsed
+        {%- endif %}
 ),
 
 products as (
@@ -48,25 +56,27 @@ products as (
 renamed as (
     select
         ---------- ids
-        coalesce({{ nonblank('line.id') }}, order_id || '#' || line_number) as order_line_id,
+        coalesce({{ nonblank(json_field('line', 'id')) }}, order_id || '#' || line_number) as order_line_id,
         order_id,
         {{ nonblank('shopify_customer_id') }} as shopify_customer_id,
-        {{ nonblank('line.product.id') }} as product_id,
-        {{ nonblank('line.variant.id') }} as variant_id,
+        {{ nonblank(json_field('line', 'product.id')) }} as product_id,
+        {{ nonblank(json_field('line', 'variant.id')) }} as variant_id,
         line_number,
 
         ---------- strings
-        {{ nonblank('line.sku') }} as sku,
-        coalesce({{ nonblank('line.title') }}, {{ nonblank('line.product.title') }}) as title,
-        coalesce(products.category, {{ nonblank('line.product.productType') }}) as category,
+        {{ nonblank(json_field('line', 'sku')) }} as sku,
+        coalesce({{ nonblank(json_field('line', 'title')) }}, {{ nonblank(json_field('line', 'product.title')) }}) as title,
+        coalesce(products.category, {{ nonblank(json_field('line', 'product.productType')) }}) as category,
         currency_code,
 
         ---------- numerics
-        coalesce(line.quantity, 0) as quantity,
-        cast(line.originalUnitPriceSet.shopMoney.amount as decimal(18, 2)) as unit_price,
+        {%- set quantity = json_field('line', 'quantity', 'bigint') %}
+        {%- set amount = json_field('line', 'originalUnitPriceSet.shopMoney.amount') %}
+        coalesce({{ quantity }}, 0) as quantity,
+        cast({{ amount }} as decimal(18, 2)) as unit_price,
         cast(
-            cast(line.originalUnitPriceSet.shopMoney.amount as decimal(18, 2))
-                * coalesce(line.quantity, 0) as decimal(18, 2)
+            cast({{ amount }} as decimal(18, 2))
+                * coalesce({{ quantity }}, 0) as decimal(18, 2)
         ) as line_total,
 
         ---------- booleans
@@ -76,7 +86,7 @@ renamed as (
         {{ to_utc('created_at_raw') }} as ordered_at
 
     from lines
-    left join products on products.product_id = {{ nonblank('line.product.id') }}
+    left join products on products.product_id = {{ nonblank(json_field('line', 'product.id')) }}
 )
 
 select * from renamed

@@ -1,12 +1,11 @@
 with
 
 source as (
-    select * from {{ source('shopify', 'orders') }}
+    select * from {{ landing_source('shopify', 'orders') }}
 ),
 
 latest as (
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 renamed as (
@@ -22,7 +21,7 @@ renamed as (
 
         ---------- numerics
         cast({{ payload('$.totalPriceSet.shopMoney.amount') }} as decimal(18, 2)) as total_price,
-        coalesce(json_array_length(payload, '$.lineItems'), 0) as line_item_count,
+        coalesce({{ json_array_length_at('payload', '$.lineItems') }}, 0) as line_item_count,
 
         ---------- booleans
         {{ payload('$.cancelledAt') }} is not null as is_cancelled,

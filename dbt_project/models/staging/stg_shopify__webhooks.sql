@@ -10,8 +10,7 @@ source as (
 ),
 
 latest as (
-    select * from source
-    qualify row_number() over (partition by id order by updated_at desc, interval_end desc) = 1
+    {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
 parsed as (
@@ -19,21 +18,21 @@ parsed as (
         id,
         updated_at,
         payload,
-        json_transform(payload, '{
+        {{ json_parse('payload', '{
             "topic": "VARCHAR", "webhook_id": "VARCHAR", "received_at": "VARCHAR",
             "body": {
                 "id": "VARCHAR", "admin_graphql_api_id": "VARCHAR",
                 "updated_at": "VARCHAR", "customer": {"id": "VARCHAR"}
             }
-        }') as p
+        }') }} as p
     from latest
 ),
 
 typed as (
     select
         *,
-        lower({{ nonblank('p.topic') }}) as topic,
-        case split_part(lower(p.topic), '/', 1)
+        lower({{ nonblank(json_field('p', 'topic')) }}) as topic,
+        case split_part(lower({{ json_field('p', 'topic') }}), '/', 1)
             when 'orders' then 'Order'
             when 'customers' then 'Customer'
             when 'checkouts' then 'AbandonedCheckout'
@@ -45,26 +44,26 @@ typed as (
 renamed as (
     select
         ---------- ids
-        coalesce({{ nonblank('p.webhook_id') }}, id) as webhook_id,
+        coalesce({{ nonblank(json_field('p', 'webhook_id')) }}, id) as webhook_id,
         coalesce(
-            {{ nonblank('p.body.admin_graphql_api_id') }},
+            {{ nonblank(json_field('p', 'body.admin_graphql_api_id')) }},
             case when resource_type is not null
-                then 'gid://shopify/' || resource_type || '/' || {{ nonblank('p.body.id') }}
+                then 'gid://shopify/' || resource_type || '/' || {{ nonblank(json_field('p', 'body.id')) }}
             end
         ) as resource_id,
         case
-            when resource_type = 'Customer' then {{ shopify_gid(nonblank('p.body.id'), 'Customer') }}
-            else {{ shopify_gid(nonblank('p.body.customer.id'), 'Customer') }}
+            when resource_type = 'Customer' then {{ shopify_gid(nonblank(json_field('p', 'body.id')), 'Customer') }}
+            else {{ shopify_gid(nonblank(json_field('p', 'body.customer.id')), 'Customer') }}
         end as shopify_customer_id,
 
         ---------- strings
         topic,
         resource_type,
-        json_extract(payload, '$.body') as body,
+        {{ json_value('payload', '$.body') }} as body,
 
         ---------- timestamps
-        {{ to_utc(nonblank('p.body.updated_at')) }} as resource_updated_at,
-        coalesce({{ to_utc(nonblank('p.received_at')) }}, updated_at at time zone 'UTC')
+        {{ to_utc(nonblank(json_field('p', 'body.updated_at'))) }} as resource_updated_at,
+        coalesce({{ to_utc(nonblank(json_field('p', 'received_at'))) }}, updated_at at time zone 'UTC')
             as received_at
 
     from typed

@@ -123,14 +123,21 @@ def _layer_group(layer: str, models: list[str]) -> Any:
     from cosmos.constants import ExecutionMode, InvocationMode, TestIndirectSelection
 
     project = settings.dbt_project_dir()
+    project_config = ProjectConfig(
+        dbt_project_path=project,
+        manifest_path=manifest.manifest_path(),
+        project_name="tailor",
+        install_dbt_deps=False,
+    )
+    # Cosmos wraps every manifest path in an ObjectStoragePath, whose first use loads all
+    # Airflow plugins (cosmos's own imports FastAPI): half a second of every parse. The
+    # manifest is a local file; a plain Path reads it the same way. The layer's slim
+    # manifest, when present, spares cosmos matching names against the whole project.
+    slim = manifest.layer_manifest_path(layer)
+    project_config.manifest_path = slim if slim.exists() else manifest.manifest_path()
     return DbtTaskGroup(
         group_id=layer,
-        project_config=ProjectConfig(
-            dbt_project_path=project,
-            manifest_path=manifest.manifest_path(),
-            project_name="tailor",
-            install_dbt_deps=False,
-        ),
+        project_config=project_config,
         profile_config=ProfileConfig(
             profile_name="tailor",
             target_name=os.environ.get("TAILOR_DBT_TARGET", "duckdb"),

@@ -138,10 +138,59 @@ def build(path: Path | None = None) -> Path:
             datetime(2000, 1, 1, tzinfo=UTC),
             extra_args=["--target-path", scratch, "--no-partial-parse"],
         )
+        full = json.loads((Path(scratch) / "manifest.json").read_text())
+        # The layer manifests first: the full one's mtime is what staleness() checks.
+        for layer, slim in layer_manifests(full).items():
+            _write_atomically(layer_manifest_path(layer, path), json.dumps(slim))
         staged = path.with_name(f".{path.name}.tmp")
         shutil.copyfile(Path(scratch) / "manifest.json", staged)
         os.replace(staged, path)
     return path
+
+
+def layer_manifest_path(layer: str, path: Path | None = None) -> Path:
+    """A layer's slim manifest, next to the full one."""
+    path = path or manifest_path()
+    return path.with_name(f"{path.stem}.{layer}{path.suffix}")
+
+
+def layer_manifests(full: dict) -> dict[str, dict]:
+    """Per layer, a manifest holding only the layer's models and the tests on them.
+
+    Cosmos matches every selected name against every node of the manifest it is given, and
+    it does so for each task group at each DAG parse: with the whole project that was most of
+    `tailor_nightly`'s parse time. It reads only `nodes`, `sources`, `exposures`, `metadata`
+    and `selectors`; dbt itself never reads these files.
+    """
+    result = {}
+    by_name = {
+        node["name"]: uid
+        for uid, node in full["nodes"].items()
+        if node["resource_type"] in ("model", *INPUT_RESOURCES)
+        and node.get("package_name") == manifest_project(full)
+    }
+    for layer, names in layout(full).models.items():
+        uids = {by_name[name] for name in names if name in by_name}
+        tests = {
+            uid
+            for uid, node in full["nodes"].items()
+            if node["resource_type"] == "test"
+            and uids.intersection(node.get("depends_on", {}).get("nodes", []))
+        }
+        result[layer] = {
+            "metadata": full.get("metadata", {}),
+            "nodes": {uid: full["nodes"][uid] for uid in sorted(uids | tests)},
+            "sources": {},
+            "exposures": {},
+            "selectors": {},
+        }
+    return result
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(text)
+    os.replace(staged, path)
 
 
 def ensure(path: Path | None = None) -> Path:

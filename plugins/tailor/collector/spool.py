@@ -7,8 +7,11 @@ the same file and the same transaction as the records, so it survives a restart 
 never disagree with them. Requests that arrive together share one transaction (group
 commit), so the cost of an fsync is paid once for all of them.
 
-Records are never updated or deleted, so an interval read from the spool is the same on
-every read once no more records for it arrive.
+Records are never updated, so an interval read from the spool is the same on every read
+once no more records for it arrive. They are deleted only by `prune`, after their interval
+has landed and once they arrived longer ago than the retention (7 days by default): until
+then a record's key is still there, so a late replay of it is still a duplicate. A pruned
+interval is not landed again from the spool (`was_pruned`); its landing file stands.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tailor.redact import get_logger
@@ -50,7 +53,18 @@ create table if not exists rejected (
     unique (stream, digest)
 );
 create index if not exists rejected_by_received on rejected (stream, received_us, digest);
+create table if not exists landed (
+    stream text not null,
+    start_us integer not null,
+    end_us integer not null,
+    primary key (stream, start_us, end_us)
+);
+create table if not exists pruned (
+    stream text primary key,
+    before_us integer not null
+);
 """
+BUSY_TIMEOUT_MS = 30_000  # the collector's writer holds the lock for one group commit
 
 
 def micros(moment: datetime) -> int:
@@ -218,5 +232,92 @@ def read_rejected(
         )
         while rows := cursor.fetchmany(5000):
             yield from rows
+    finally:
+        db.close()
+
+
+def _writer(directory: Path) -> sqlite3.Connection:
+    """A connection that may write beside a running collector (WAL: one writer at a time)."""
+    db = sqlite3.connect(
+        directory / FILE_NAME, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    db.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute("pragma journal_mode=wal")
+    db.execute("pragma synchronous=full")
+    db.executescript(_SCHEMA)
+    return db
+
+
+def was_pruned(directory: Path, stream: str, start: datetime, end: datetime) -> bool:
+    """Whether [start, end) landed and its records may since have been pruned."""
+    db = _reader(directory)
+    if db is None:
+        return False
+    try:
+        row = db.execute(
+            "select 1 from landed l join pruned p on p.stream = l.stream where l.stream = ?"
+            " and l.start_us = ? and l.end_us = ? and l.end_us <= p.before_us",
+            (stream, micros(start), micros(end)),
+        ).fetchone()
+    except sqlite3.OperationalError:  # a spool written before pruning existed
+        return False
+    finally:
+        db.close()
+    return row is not None
+
+
+def mark_landed_and_prune(
+    directory: Path,
+    stream: str,
+    start: datetime,
+    end: datetime,
+    retention: timedelta,
+    now: datetime,
+) -> int:
+    """Record that [start, end) of the stream has landed, then delete the records of landed
+    intervals that ended before `now - retention` and that arrived before it too; returns
+    how many records were deleted. Calls refused at intake go the same way."""
+    if not (directory / FILE_NAME).exists():
+        return 0
+    cutoff = micros(now - retention)
+    db = _writer(directory)
+    try:
+        db.execute("begin immediate")
+        db.execute(
+            "insert or ignore into landed (stream, start_us, end_us) values (?, ?, ?)",
+            (stream, micros(start), micros(end)),
+        )
+
+        def covered(column: str) -> str:
+            return (
+                "exists (select 1 from landed l where l.stream = t.stream"
+                f" and l.end_us <= :cutoff and t.{column} >= l.start_us and t.{column} < l.end_us)"
+            )
+
+        # a late event lands with its own interval and with the one it arrived in: both
+        # must have landed before it goes
+        deleted = db.execute(
+            "delete from records as t where stream = :stream and received_us < :cutoff"
+            f" and {covered('event_us')} and {covered('received_us')}",
+            {"stream": stream, "cutoff": cutoff},
+        ).rowcount
+        db.execute(
+            "delete from rejected as t where stream = :stream and received_us < :cutoff"
+            f" and {covered('received_us')}",
+            {"stream": stream, "cutoff": cutoff},
+        )
+        db.execute(
+            "insert into pruned (stream, before_us) values (?, ?) on conflict (stream)"
+            " do update set before_us = max(before_us, excluded.before_us)",
+            (stream, cutoff),
+        )
+        db.execute("commit")
+        # give the WAL's pages back now rather than at the next automatic checkpoint
+        db.execute("pragma wal_checkpoint(truncate)")
+        return deleted
+    except BaseException:
+        if db.in_transaction:
+            db.execute("rollback")
+        raise
     finally:
         db.close()

@@ -7,8 +7,11 @@ How each rule of the API shapes the calls:
   `update_existing: true` it would overwrite an existing contact's status; with `false` an
   existing contact comes back as `ERROR_CONTACT_EXISTS` and is left untouched.
 - Existing contacts (known from earlier syncs, or reported as existing by the batch) are
-  upserted one by one with `PUT .../members/{hash}` and `status_if_new`, which sets a
-  status only for a new contact: nobody's status changes, nobody is re-subscribed.
+  upserted with `PUT .../members/{hash}` and `status_if_new`, which sets a status only for
+  a new contact: nobody's status changes, nobody is re-subscribed. Batch subscribe cannot
+  do this (it has no `status_if_new`), so more than a few such calls go as one batch
+  operation (`POST /batches`, polled with `GET /batches/{id}`, answers read from the
+  archive at `response_body_url`): three requests per 1,000 contacts, not one each.
 - Neither call carries tags. A Mailchimp tag is a static segment, so tags are set in bulk:
   the tag's segment is found (`GET .../segments?type=static`, once per run) or created
   (`POST .../segments` with an empty `static_segment`), then members are added or removed
@@ -17,20 +20,27 @@ How each rule of the API shapes the calls:
   for different tags or chunks run at most `max_connections` at a time (Mailchimp allows
   10 simultaneous connections per user). An address the batch reports in `errors` fails
   only that change; the member tags endpoint is not used any more.
-- The sync engine is handed `parallel_batches` (default 4) API batches at once: their batch
+- The sync engine is handed `parallel_batches` (default 5) API batches at once: their batch
   subscribes go out side by side, then their segment calls, and the engine commits state
-  once they are all acknowledged.
+  once they are all acknowledged. `pipeline_depth` (default 2) such groups are in flight,
+  so the next group is on the wire while one is committed; a semaphore keeps requests at
+  `max_connections` at once.
 - Merge fields must exist before values for them are kept (unknown tags are silently
   dropped), and a list holds at most 30: `prepare` creates what is missing or fails clearly.
-- Leaving and consent go through single-member calls, 404 meaning "already gone": PATCH
-  clears merge fields or sets `unsubscribed`, DELETE archives (reversible), and
-  `actions/delete-permanent` erases (the address can then never be re-imported by API).
+- Leaving and consent go through single-member calls (as batch operations when more
+  than a few), 404 meaning "already gone": PATCH clears merge fields (to "") or sets
+  `unsubscribed`, DELETE archives (reversible), and `actions/delete-permanent` erases
+  (the address can then never be re-imported by API).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tarfile
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,10 +58,22 @@ log = get_logger(__name__)
 MAX_BATCH = 500
 MAX_MERGE_FIELDS = 30
 MAX_CONNECTIONS = 10
+SINGLE_CALLS_MAX = 3  # a batch operation costs 3 requests: fewer calls than that go alone
 MERGE_TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """One call on one member, sent alone or as an operation of a batch."""
+
+    key: str
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    email: str
 
 
 class MailchimpError(RuntimeError):
@@ -67,7 +89,13 @@ class MailchimpConfig:
     max_connections: int = 10
     # Calls of `batch_size` sent at once per step; the sync commits state after each group
     # of `batch_size * parallel_batches` rows, so a crash repeats at most that group.
-    parallel_batches: int = 4
+    parallel_batches: int = 5
+    # Groups in flight at once: the next group is sent while one is committed, so the
+    # connections do not idle while the sync does its own work. Requests never exceed
+    # `max_connections` at a time whatever these two say.
+    pipeline_depth: int = 2
+    batch_operations: int = 1000  # single-member calls per batch operation
+    batch_timeout: float = 600.0  # seconds a batch operation may take
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -76,6 +104,8 @@ class MailchimpConfig:
             raise ValueError(f"max_connections must be between 1 and {MAX_CONNECTIONS}")
         if not 1 <= self.parallel_batches <= MAX_CONNECTIONS:
             raise ValueError(f"parallel_batches must be between 1 and {MAX_CONNECTIONS}")
+        if not 1 <= self.pipeline_depth <= MAX_CONNECTIONS:
+            raise ValueError(f"pipeline_depth must be between 1 and {MAX_CONNECTIONS}")
 
     @classmethod
     def from_connection(cls, conn: Any, **overrides: Any) -> MailchimpConfig:
@@ -90,7 +120,7 @@ class MailchimpConfig:
             base = f"https://{dc}.api.mailchimp.com/3.0"
         extra = dict(conn.extra or {})
         settings: dict[str, Any] = {"list_id": extra.get("list_id", "")}
-        for name in ("batch_size", "max_connections", "parallel_batches"):
+        for name in ("batch_size", "max_connections", "parallel_batches", "pipeline_depth"):
             if name in extra:
                 settings[name] = int(extra[name])
         settings.update(overrides)
@@ -106,12 +136,17 @@ def subscriber_hash(email: str) -> str:
 
 def problem_message(response: requests.Response) -> str:
     """The ESP's own words from a problem-detail body: `title: detail (field: message)`."""
+    return problem_text(response.status_code, response.text)
+
+
+def problem_text(status: int, text: str) -> str:
+    """`problem_message` for a status and a body (a batch operation's answer)."""
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:200]}"
+        return f"HTTP {status}: {text[:200]}"
     if not isinstance(body, dict):
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
     text = ": ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
     details = [
         f"{e.get('field')}: {e.get('message')}"
@@ -120,7 +155,7 @@ def problem_message(response: requests.Response) -> str:
     ]
     if details:
         text += f" ({'; '.join(details)})"
-    return text or f"HTTP {response.status_code}"
+    return text or f"HTTP {status}"
 
 
 class MailchimpDestination:
@@ -133,6 +168,10 @@ class MailchimpDestination:
         # What the sync engine hands over (and commits) at once: several API batches,
         # sent side by side, so that the connections Mailchimp allows are used.
         self.batch_size = config.batch_size * config.parallel_batches
+        self.pipeline_depth = config.pipeline_depth
+        # Mailchimp refuses more than 10 simultaneous connections per user: every request
+        # holds a slot, however many groups and calls are in flight.
+        self._slots = threading.BoundedSemaphore(config.max_connections)
         base = config.base_url.rstrip("/")
         if not base.endswith("/3.0"):
             base += "/3.0"
@@ -211,7 +250,7 @@ class MailchimpDestination:
         for done, exists in self._parallel(self._batch_subscribe, chunks):
             outcomes.extend(done)
             to_put.extend(exists)
-        outcomes.extend(self._parallel(self._put_member, to_put))
+        outcomes.extend(self._put_members(to_put))
         return outcomes
 
     def _batch_subscribe(self, chunk: Sequence[Member]) -> tuple[list[Outcome], list[Member]]:
@@ -261,20 +300,22 @@ class MailchimpDestination:
         )
         return outcomes, exists
 
-    def _put_member(self, m: Member) -> Outcome:
-        body = {
-            "email_address": m.email,
-            "status_if_new": m.status_if_new,
-            "merge_fields": dict(m.merge_fields),
-        }
-        response = self._call(
-            "PUT", f"{self._list}/members/{subscriber_hash(m.email)}", json=body, accept=(400,)
-        )
-        if response.status_code == 400:
-            message = problem_message(response)
-            log.info("mailchimp rejected %s: %s", mask_email(m.email), message)
-            return Outcome(m.key, False, message)
-        return Outcome(m.key, True)
+    def _put_members(self, members: Sequence[Member]) -> list[Outcome]:
+        ops = [
+            _Operation(
+                m.key,
+                "PUT",
+                f"{self._list}/members/{subscriber_hash(m.email)}",
+                {
+                    "email_address": m.email,
+                    "status_if_new": m.status_if_new,
+                    "merge_fields": dict(m.merge_fields),
+                },
+                m.email,
+            )
+            for m in members
+        ]
+        return self._member_operations(ops, "PUT", missing_ok=False)
 
     # ---- tags (static segments) ------------------------------------------------------
 
@@ -371,30 +412,115 @@ class MailchimpDestination:
         self, contacts: Sequence[Contact], merge_tags: Collection[str]
     ) -> list[Outcome]:
         body = {"merge_fields": {tag: "" for tag in sorted(merge_tags)}}
-        return self._parallel(lambda c: self._member_call(c, "PATCH", "", body), list(contacts))
+        return self._contact_operations(contacts, "PATCH", "", body)
 
     def archive_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
-        return self._parallel(lambda c: self._member_call(c, "DELETE", ""), list(contacts))
+        return self._contact_operations(contacts, "DELETE", "")
 
     def unsubscribe_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
-        body = {"status": "unsubscribed"}
-        return self._parallel(lambda c: self._member_call(c, "PATCH", "", body), list(contacts))
+        return self._contact_operations(contacts, "PATCH", "", {"status": "unsubscribed"})
 
     def erase_members(self, contacts: Sequence[Contact]) -> list[Outcome]:
-        return self._parallel(
-            lambda c: self._member_call(c, "POST", "/actions/delete-permanent"), list(contacts)
-        )
+        return self._contact_operations(contacts, "POST", "/actions/delete-permanent")
 
-    def _member_call(
-        self, contact: Contact, method: str, suffix: str, body: dict[str, Any] | None = None
-    ) -> Outcome:
-        path = f"{self._list}/members/{subscriber_hash(contact.email)}{suffix}"
-        response = self._call(method, path, json=body, accept=(400, 404))
-        if response.status_code == 400:
-            message = problem_message(response)
-            log.info("mailchimp refused %s on %s: %s", method, mask_email(contact.email), message)
-            return Outcome(contact.key, False, message)
-        return Outcome(contact.key, True)  # 404: nothing to act on, which is the goal
+    def _contact_operations(
+        self,
+        contacts: Sequence[Contact],
+        method: str,
+        suffix: str,
+        body: dict[str, Any] | None = None,
+    ) -> list[Outcome]:
+        ops = [
+            _Operation(
+                c.key,
+                method,
+                f"{self._list}/members/{subscriber_hash(c.email)}{suffix}",
+                body,
+                c.email,
+            )
+            for c in contacts
+        ]
+        return self._member_operations(ops, method, missing_ok=True)
+
+    # ---- single calls or batch operations --------------------------------------------
+
+    def _member_operations(
+        self, ops: Sequence[_Operation], what: str, *, missing_ok: bool
+    ) -> list[Outcome]:
+        """One outcome per operation on one member. A few go as single calls side by side;
+        more go as batch operations (`POST /batches`), `batch_operations` a batch, each
+        batch costing three requests (submit, status, results) whatever its size.
+
+        A 400 fails its member with Mailchimp's words; a 404 is done when `missing_ok`
+        (nothing to act on, which is the goal); anything else fails the member, to be
+        retried on the next run."""
+        if len(ops) <= SINGLE_CALLS_MAX:
+            answers = self._parallel(self._single, ops)
+        else:
+            size = self.config.batch_operations
+            chunks = [ops[start : start + size] for start in range(0, len(ops), size)]
+            answers = [a for part in self._parallel(self._batch, chunks) for a in part]
+        outcomes = []
+        for op, (status, text) in zip(ops, answers, strict=True):
+            if status < 300 or (status == 404 and missing_ok):
+                outcomes.append(Outcome(op.key, True))
+                continue
+            message = problem_text(status, text)
+            log.info("mailchimp refused %s on %s: %s", what, mask_email(op.email), message)
+            outcomes.append(Outcome(op.key, False, message))
+        return outcomes
+
+    def _single(self, op: _Operation) -> tuple[int, str]:
+        response = self._call(op.method, op.path, json=op.body, accept=(400, 404))
+        return response.status_code, response.text
+
+    def _batch(self, ops: Sequence[_Operation]) -> list[tuple[int, str]]:
+        """Submit one batch of operations, wait for it, read every answer."""
+        operations = []
+        for i, op in enumerate(ops):
+            operation: dict[str, Any] = {"method": op.method, "path": op.path}
+            if op.body is not None:
+                operation["body"] = json.dumps(op.body)
+            operation["operation_id"] = str(i)
+            operations.append(operation)
+        batch = self._call("POST", "/batches", json={"operations": operations}).json()
+        deadline = time.monotonic() + self.config.batch_timeout
+        pause = 0.05
+        while batch.get("status") != "finished":
+            if time.monotonic() > deadline:
+                raise MailchimpError(
+                    f"Mailchimp batch {batch.get('id')} did not finish within "
+                    f"{self.config.batch_timeout:.0f} s (status {batch.get('status')})"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            batch = self._call("GET", f"/batches/{batch['id']}").json()
+        answers: dict[str, tuple[int, str]] = {}
+        for item in self._batch_results(str(batch.get("response_body_url") or "")):
+            answers[str(item.get("operation_id"))] = (
+                int(item.get("status_code") or 500),
+                str(item.get("response") or ""),
+            )
+        missing = (500, "Mailchimp's batch results do not hold this operation")
+        return [answers.get(str(i), missing) for i in range(len(ops))]
+
+    def _batch_results(self, url: str) -> list[dict[str, Any]]:
+        """The answers in a finished batch's archive (a gzipped tar of JSON arrays). The
+        URL is signed storage, not the API: it gets no API key."""
+        if not url:
+            raise MailchimpError("Mailchimp reported a finished batch without results")
+        with self._slots:
+            response = requests.get(url, timeout=120)
+        if response.status_code != 200:
+            raise MailchimpError(f"Mailchimp batch results: HTTP {response.status_code}")
+        items: list[dict[str, Any]] = []
+        with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+            for entry in archive.getmembers():
+                if entry.isfile() and entry.name.endswith(".json"):
+                    handle = archive.extractfile(entry)
+                    if handle is not None:
+                        items.extend(json.load(handle))
+        return items
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -403,7 +529,8 @@ class MailchimpDestination:
     ) -> requests.Response:
         """A request whose failure (other than the accepted statuses) fails the whole call."""
         try:
-            return self.http.request(method, path, accept=accept, **kw)
+            with self._slots:
+                return self.http.request(method, path, accept=accept, **kw)
         except HttpError as exc:
             raise MailchimpError(
                 f"Mailchimp {method} {path} failed: {problem_message(exc.response)}"

@@ -27,8 +27,10 @@ broken upstream load must not empty a list.
 State is committed after every batch the destination acknowledged, in one transaction,
 so a crash between batches neither loses a send nor repeats one; a crash inside a batch
 repeats at most that batch, which every destination call tolerates (upserts and tag
-changes are idempotent). A row the ESP rejects is recorded as `failed` with the ESP's
-message and retried on the next run; it never fails the rest of its batch.
+changes are idempotent). A destination may set `pipeline_depth` (default 1) to have that
+many batches in flight at once, committed in order: a crash then repeats at most those.
+A row the ESP rejects is recorded as `failed` with the ESP's message and retried on the
+next run; it never fails the rest of its batch.
 
 The payload hash covers email, email_status, the merge fields (canonical JSON) and the
 ESP tag. `sync_state` also keeps the tag and email that were sent, so a removal or a
@@ -37,6 +39,7 @@ changed email can take the tag off the right contact.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -119,6 +122,7 @@ REVOKED_CONSENT = frozenset(
 )
 DEFAULT_MAX_REMOVAL_SHARE = 0.2
 SAMPLE_SIZE = 5
+READ_CHUNK = 50_000  # audience_members rows fetched at a time
 MEMBERS_SQL = """
 select audience, esp_tag, customer_id, email, email_status, first_name, last_name,
        merge_fields
@@ -280,22 +284,25 @@ def payload_hash(email: str, email_status: str, merge_fields: dict[str, str], es
 
 
 def _read_members(con: Any) -> dict[str, dict[str, _Row]]:
-    df = con.execute(MEMBERS_SQL).df()
+    """Every row of `audience_members`, parsed and hashed; read as plain tuples in chunks
+    (no data frame: a million rows must not cost minutes)."""
+    cursor = con.execute(MEMBERS_SQL)
     by_audience: dict[str, dict[str, _Row]] = {}
-    for r in df.itertuples(index=False):
-        first = None if _missing(r.first_name) else r.first_name
-        last = None if _missing(r.last_name) else r.last_name
-        merge = merge_values(None if _missing(r.merge_fields) else r.merge_fields, first, last)
-        row = _Row(
-            r.audience,
-            str(r.customer_id),
-            r.email,
-            r.email_status,
-            r.esp_tag,
-            merge,
-            payload_hash(r.email, r.email_status, merge, r.esp_tag),
-        )
-        by_audience.setdefault(row.audience, {})[row.customer_id] = row
+    while chunk := cursor.fetchmany(READ_CHUNK):
+        for audience, esp_tag, customer_id, email, status, first, last, raw in chunk:
+            first = None if _missing(first) else first
+            last = None if _missing(last) else last
+            merge = merge_values(None if _missing(raw) else raw, first, last)
+            row = _Row(
+                audience,
+                str(customer_id),
+                email,
+                status,
+                esp_tag,
+                merge,
+                payload_hash(email, status, merge, esp_tag),
+            )
+            by_audience.setdefault(audience, {})[row.customer_id] = row
     return by_audience
 
 
@@ -360,9 +367,31 @@ def plan_audience(
 # ---- running ------------------------------------------------------------------------------
 
 
+@dataclass
+class _Delivery:
+    """What the destination answered for one batch of sends."""
+
+    upserts: dict[str, Outcome]
+    sent: set[str]
+    tag_errors: dict[str, str]
+    bodies: list[str]  # per row of the batch: what an identical upsert would send
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _state_schema() -> Any:
+    """sync_state's columns as Arrow types (a batch goes in without a data frame)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            (name, pa.timestamp("us", tz="UTC") if name == "updated_at" else pa.string())
+            for name in STATE_COLUMNS
+        ]
+    )
 
 
 def _now() -> datetime:
@@ -385,15 +414,18 @@ class _Engine:
         self.known = known  # emails the destination has acknowledged (any audience)
         self.upserted: dict[str, str] = {}  # email -> payload upserted OK in this run
         self.still_present = still_present  # emails in some audience after this run
+        # For contacts that leave an audience but stay in another: the merge tags their
+        # remaining rows send (which leaving must not clear), by lower-cased email.
+        self.kept_fields: dict[str, set[str]] = {}
 
     def commit(self, records: Iterable[dict[str, Any]]) -> None:
         """Write one batch's outcomes to sync_state in one transaction (bulk, via Arrow)."""
-        import pandas as pd
+        import pyarrow as pa
 
-        frame = pd.DataFrame(list(records), columns=STATE_COLUMNS)
-        if frame.empty:
+        rows = list(records)
+        if not rows:
             return
-        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
+        frame = pa.Table.from_pylist(rows, schema=_state_schema())
         self.con.register("_tailor_sync_batch", frame)
         try:
             self.con.execute("begin transaction")
@@ -415,9 +447,46 @@ class _Engine:
         counts: AudienceCounts,
         failures: list[Failure],
     ) -> None:
+        self.settle(audience, batch, self.deliver(batch), counts, failures)
+
+    def send_batches(
+        self,
+        audience: str,
+        batches: Iterable[Sequence[tuple[_Row, _Prev | None]]],
+        counts: AudienceCounts,
+        failures: list[Failure],
+        depth: int,
+    ) -> None:
+        """Send batches with up to `depth` in flight, settling (committing) them in order:
+        while one batch's outcomes are recorded the next is already on the wire. Only the
+        network part runs in worker threads; the warehouse is written here alone."""
+        if depth <= 1:
+            for batch in batches:
+                self.send_batch(audience, batch, counts, failures)
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="sync") as pool:
+            pending: deque = deque()
+            try:
+                for batch in batches:
+                    pending.append((batch, pool.submit(self.deliver, batch)))
+                    if len(pending) >= depth:
+                        done, future = pending.popleft()
+                        self.settle(audience, done, future.result(), counts, failures)
+                while pending:
+                    done, future = pending.popleft()
+                    self.settle(audience, done, future.result(), counts, failures)
+            finally:
+                for _, future in pending:  # after a failure: no new sends, wait for the rest
+                    future.cancel()
+
+    def deliver(self, batch: Sequence[tuple[_Row, _Prev | None]]) -> _Delivery:
+        """Upsert and tag one batch; the outcomes, for `settle` to record."""
         members: list[Member] = []
-        for row, _prev in batch:
-            body = canonical([row.email_status, row.merge_fields])
+        bodies = [canonical([row.email_status, row.merge_fields]) for row, _ in batch]
+        for (row, _prev), body in zip(batch, bodies, strict=True):
             if self.upserted.get(row.email.lower()) == body:
                 continue  # the same contact was upserted identically for another audience
             members.append(
@@ -456,10 +525,21 @@ class _Engine:
         for o in self.dest.set_tags(tag_changes) if tag_changes else []:
             if not o.ok:
                 tag_errors.setdefault(o.key, o.error or "tag change failed")
+        return _Delivery(upserts, sent, tag_errors, bodies)
 
+    def settle(
+        self,
+        audience: str,
+        batch: Sequence[tuple[_Row, _Prev | None]],
+        delivery: _Delivery,
+        counts: AudienceCounts,
+        failures: list[Failure],
+    ) -> None:
+        """Count and commit one delivered batch's outcomes."""
+        upserts, sent, tag_errors = delivery.upserts, delivery.sent, delivery.tag_errors
         now = _now()
         records = []
-        for row, prev in batch:
+        for position, (row, prev) in enumerate(batch):
             outcome = upserts.get(row.customer_id)
             if outcome is None and row.customer_id in sent:
                 outcome = Outcome(row.customer_id, False, "no outcome from the destination")
@@ -470,7 +550,7 @@ class _Engine:
             )
             if error is None:
                 self.known.add(row.email.lower())
-                self.upserted[row.email.lower()] = canonical([row.email_status, row.merge_fields])
+                self.upserted[row.email.lower()] = delivery.bodies[position]
                 if prev is None or prev.status == "removed":
                     counts.adds += 1
                 else:
@@ -513,8 +593,9 @@ class _Engine:
         counts: AudienceCounts,
         failures: list[Failure],
     ) -> None:
-        """Untag, then as `spec.on_leave` says clear or archive the contacts no other
-        audience still holds."""
+        """Untag, then as `spec.on_leave` says: archive the contacts no other audience
+        still holds, or clear this audience's merge fields (of a contact still in another
+        audience, only those that no audience it stays in sends)."""
         errors: dict[str, str] = {}
 
         def collect(outcomes: Iterable[Outcome], what: str) -> None:
@@ -529,14 +610,26 @@ class _Engine:
         ]
         if changes:
             collect(self.dest.set_tags(changes), "tag removal")
-        leaving = [
-            Contact(cid, prev.email)
-            for cid, prev in batch
-            if prev.email and prev.email.lower() not in self.still_present and cid not in errors
-        ]
-        if leaving and spec.on_leave == "clear" and spec.merge_fields:
-            collect(self.dest.clear_fields(leaving, spec.merge_fields), "clearing merge fields")
-        elif leaving and spec.on_leave == "delete":
+        leaving: list[Contact] = []  # in no audience of this destination any more
+        clearing: dict[tuple[str, ...], list[Contact]] = {}  # merge tags -> contacts
+        for cid, prev in batch:
+            if not prev.email or cid in errors:
+                continue
+            contact = Contact(cid, prev.email)
+            email = prev.email.lower()
+            if email not in self.still_present:
+                leaving.append(contact)
+                if spec.on_leave == "clear" and spec.merge_fields:
+                    clearing.setdefault(tuple(sorted(spec.merge_fields)), []).append(contact)
+            elif spec.on_leave == "clear":
+                # Still in another audience: clear what only this one sent (a cart's total
+                # and items), keep what the others send (a first name).
+                tags = set(spec.merge_fields) - self.kept_fields.get(email, set())
+                if tags:
+                    clearing.setdefault(tuple(sorted(tags)), []).append(contact)
+        for tags, contacts in clearing.items():
+            collect(self.dest.clear_fields(contacts, tags), "clearing merge fields")
+        if leaving and spec.on_leave == "delete":
             collect(self.dest.archive_members(leaving), "archiving")
         now = _now()
         records = []
@@ -753,6 +846,24 @@ def _revoked_customers(con: Any) -> frozenset[str]:
     return frozenset(str(r[0]) for r in rows)
 
 
+def _kept_fields(
+    members: dict[str, dict[str, _Row]], plans: Sequence[_Plan]
+) -> dict[str, set[str]]:
+    """The merge tags each contact that leaves some audience still gets from the audiences
+    it stays in (one pass over the members, kept only for those contacts)."""
+    leaving = {(prev.email or "").lower() for p in plans for _, prev in p.removals}
+    leaving.discard("")
+    kept: dict[str, set[str]] = {}
+    if not leaving:
+        return kept
+    for plan in plans:
+        for row in members.get(plan.audience, {}).values():
+            email = row.email.lower()
+            if email in leaving and email in plan.present:
+                kept.setdefault(email, set()).update(row.merge_fields)
+    return kept
+
+
 def _safety_reasons(plans: Sequence[_Plan], share: float) -> list[str]:
     reasons = []
     for p in plans:
@@ -791,6 +902,7 @@ def sync_destination(
         raise ValueError("max_removal_share must be between 0 and 1")
     report = SyncReport(destination.name, run_id, dry_run)
     specs = dict(audiences or {})
+    frozen = False
     con = duckdb.connect(str(warehouse_path), read_only=dry_run)
     try:
         if not dry_run:
@@ -818,6 +930,10 @@ def sync_destination(
                 unchanged=p.unchanged, skipped=len(p.skipped)
             )
             report.samples[p.audience] = p.samples()
+        # The rows read and planned live until the end of the run (a million at scale):
+        # frozen, the collector stops re-scanning them on every full collection.
+        gc.freeze()
+        frozen = True
         reasons = [] if force else _safety_reasons(plans, max_removal_share)
         report.stopped = reasons
         if dry_run:
@@ -843,14 +959,17 @@ def sync_destination(
             if prev.status == "synced" and prev.email
         }
         engine.still_present = frozenset().union(*(p.present for p in plans))
+        engine.kept_fields = _kept_fields(members, plans)
         size = max(1, int(destination.batch_size))
+        depth = max(1, int(getattr(destination, "pipeline_depth", 1)))
         for plan in plans:
             started = _now()
             counts = report.audiences[plan.audience]
             spec = specs.get(plan.audience) or AudienceSpec(plan.audience, plan.audience)
             try:
-                for batch in _chunks(plan.sends, size):
-                    engine.send_batch(plan.audience, batch, counts, report.failures)
+                engine.send_batches(
+                    plan.audience, _chunks(plan.sends, size), counts, report.failures, depth
+                )
                 for batch in _chunks(plan.removals, size):
                     engine.remove_batch(spec, batch, counts, report.failures)
             except BaseException:
@@ -872,4 +991,6 @@ def sync_destination(
             )
         return report
     finally:
+        if frozen:
+            gc.unfreeze()
         con.close()

@@ -7,6 +7,7 @@ does not name are not checked and are kept: an API that adds a field breaks noth
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,18 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a b
 _TYPE_NAMES.update({list: "a list", dict: "an object"})
 
 
+@functools.cache
+def _keys(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def lookup(record: dict[str, Any], path: str) -> Any:
     """The value at a dotted path, or None when any part is missing."""
+    keys = _keys(path)
+    if len(keys) == 1:  # most paths: one dict lookup, checked for every landed record
+        return record.get(path) if isinstance(record, dict) else None
     value: Any = record
-    for key in path.split("."):
+    for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     return value
 
@@ -51,7 +60,7 @@ class Contract:
         for path in self.required_timestamps:
             if lookup(record, path) is None:
                 return f"required timestamp {path} is missing"
-        for path in (*self.required_timestamps, *self.optional_timestamps):
+        for path in self.required_timestamps + self.optional_timestamps:
             value = lookup(record, path)
             if value is not None and not (isinstance(value, str) and ISO_INSTANT.match(value)):
                 return f"{path} is not an ISO-8601 instant: {str(value)[:40]!r}"

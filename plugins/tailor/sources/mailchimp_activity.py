@@ -14,6 +14,10 @@ joining between two requests push nobody out of sight; rows are deduplicated by 
 the SHA-256 of campaign, lower-cased address, action and timestamp (two identical actions in
 the same second are one row).
 
+Mailchimp limits simultaneous connections (10 per user), not requests per second: report
+pages are fetched over that many connections at once (`extra.max_connections`), and landed
+in campaign and offset order whichever answer comes first (`parallel_pages`).
+
 The connection is the one the Mailchimp destination uses (`mailchimp`: the API key as
 password, the data centre from the host or the key's suffix, `extra.list_id` naming the
 audience whose campaigns are read).
@@ -32,6 +36,7 @@ from tailor.http import HttpClient
 from tailor.redact import get_logger
 from tailor.sources import contracts
 from tailor.sources.landing import LandingWriter, LandResult, parse_timestamp
+from tailor.sources.parallel_pages import Listing, ParallelPages
 from tailor.sources.shopify import retry_policy
 
 log = get_logger(__name__)
@@ -40,6 +45,9 @@ PAGE_SIZE = 1000  # Mailchimp's maximum `count`
 PAGE_OVERLAP = 50
 LOOKBACK_DAYS = 30
 ACTIONS = ("open", "click", "bounce")
+# Mailchimp's limit of simultaneous connections per user; `extra.max_connections` lowers it
+# (e.g. when a sync to the same account runs at the same time)
+MAX_CONNECTIONS = 10
 
 
 def api_root(conn: ApiConnection) -> str:
@@ -52,13 +60,13 @@ def api_root(conn: ApiConnection) -> str:
     return base if base.endswith("/3.0") else f"{base}/3.0"
 
 
-def client_for(conn: ApiConnection) -> HttpClient:
+def client_for(conn: ApiConnection, connections: int = 1) -> HttpClient:
     return HttpClient(
         api_root(conn),
         auth=("tailor", conn.password or ""),
         secrets=[conn.password],
         retry=retry_policy(conn),
-        pool_size=1,
+        pool_size=connections,
     )
 
 
@@ -139,34 +147,67 @@ def _in_interval(row: dict[str, Any], start: datetime, end: datetime) -> bool:
     return moment is None or start <= moment < end
 
 
-def campaign_rows(
-    client: HttpClient, campaign: dict[str, Any], start: datetime, end: datetime, page_size: int
-) -> Iterator[list[dict[str, Any]]]:
-    """Pages of activity rows of one campaign that happened in [start, end)."""
+def _activity_rows(
+    campaign: dict[str, Any], members: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     campaign_id = campaign["id"]
     list_id = (campaign.get("recipients") or {}).get("list_id")
-    since = {"since": _iso(start - timedelta(seconds=1))}
-    path = f"/reports/{campaign_id}/email-activity"
-    for page in paged(client, path, "emails", since, page_size):
-        rows = []
-        for member in page:
-            email = member.get("email_address")
-            for item in member.get("activity") or []:
-                row = _row(campaign_id, member.get("list_id") or list_id, email, item)
-                if _in_interval(row, start, end):
-                    rows.append(row)
-        yield rows
-    path = f"/reports/{campaign_id}/unsubscribed"
-    for page in paged(client, path, "unsubscribes", {}, page_size):
-        rows = []
-        for unsub in page:
-            item = {"action": "unsub", "timestamp": unsub.get("timestamp")}
-            item["reason"] = unsub.get("reason")
-            email = unsub.get("email_address")
-            row = _row(campaign_id, unsub.get("list_id") or list_id, email, item)
+    rows = []
+    for member in members:
+        email = member.get("email_address")
+        for item in member.get("activity") or []:
+            row = _row(campaign_id, member.get("list_id") or list_id, email, item)
             if _in_interval(row, start, end):
                 rows.append(row)
-        yield rows
+    return rows
+
+
+def _unsubscribe_rows(
+    campaign: dict[str, Any], unsubscribes: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    campaign_id = campaign["id"]
+    list_id = (campaign.get("recipients") or {}).get("list_id")
+    rows = []
+    for unsub in unsubscribes:
+        item = {"action": "unsub", "timestamp": unsub.get("timestamp")}
+        item["reason"] = unsub.get("reason")
+        email = unsub.get("email_address")
+        row = _row(campaign_id, unsub.get("list_id") or list_id, email, item)
+        if _in_interval(row, start, end):
+            rows.append(row)
+    return rows
+
+
+def activity_pages(
+    client: HttpClient,
+    sent: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    page_size: int,
+    connections: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of activity rows of the campaigns that happened in [start, end), campaign by
+    campaign (its email activity, then its unsubscribes), over up to `connections` at once."""
+    since = {"since": _iso(start - timedelta(seconds=1))}
+    listings, owners = [], {}
+    for campaign in sent:
+        for listing, to_rows in (
+            (Listing(f"/reports/{campaign['id']}/email-activity", "emails", since), _activity_rows),
+            (
+                Listing(f"/reports/{campaign['id']}/unsubscribed", "unsubscribes", {}),
+                _unsubscribe_rows,
+            ),
+        ):
+            listings.append(listing)
+            owners[id(listing)] = (campaign, to_rows)
+
+    def fetch(path: str, params: dict[str, Any]) -> dict[str, Any]:
+        return client.get_json(path, params=params)
+
+    overlap = min(PAGE_OVERLAP, page_size // 2)
+    for listing, items in ParallelPages(fetch, listings, page_size, overlap, connections):
+        campaign, to_rows = owners[id(listing)]
+        yield to_rows(campaign, items, start, end)
 
 
 def extract(
@@ -183,8 +224,9 @@ def extract(
         raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
     lookback = timedelta(days=float(conn.extra.get("activity_lookback_days", LOOKBACK_DAYS)))
     list_id = conn.extra.get("list_id") or None
+    connections = int(conn.extra.get("max_connections", MAX_CONNECTIONS))
     with (
-        client_for(conn) as client,
+        client_for(conn, connections) as client,
         LandingWriter(
             landing_root,
             "mailchimp",
@@ -196,17 +238,19 @@ def extract(
         ) as writer,
     ):
         sent = campaigns(client, start - lookback, end, list_id, page_size)
-        landed: set[str] = set()
+        readable = []
         for campaign in sent:
-            if not isinstance(campaign.get("id"), str) or not campaign["id"]:
-                # its reports cannot be asked for: the campaign goes to quarantine, with why
-                writer.write_page([campaign])
-                log.warning("mailchimp: a campaign without a usable id was quarantined")
+            if isinstance(campaign.get("id"), str) and campaign["id"]:
+                readable.append(campaign)
                 continue
-            for rows in campaign_rows(client, campaign, start, end, page_size):
-                fresh = [r for r in rows if r["id"] not in landed]
-                landed.update(r["id"] for r in fresh)
-                writer.write_page(fresh)
+            # its reports cannot be asked for: the campaign goes to quarantine, with why
+            writer.write_page([campaign])
+            log.warning("mailchimp: a campaign without a usable id was quarantined")
+        landed: set[str] = set()
+        for rows in activity_pages(client, readable, start, end, page_size, connections):
+            fresh = [r for r in rows if r["id"] not in landed]
+            landed.update(r["id"] for r in fresh)
+            writer.write_page(fresh)
     result = writer.result()
     log.info(
         "mailchimp email_activity: %d rows from %d campaigns, %d quarantined -> %s",

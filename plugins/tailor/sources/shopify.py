@@ -35,6 +35,10 @@ MAX_QUERY_COST = 1000  # Shopify's single-query cost limit
 MAX_THROTTLED_IN_A_ROW = 30
 PAGING_CAP = 25_000  # a connection stops paging after this many objects
 GRAPHQL_PATH = f"/admin/api/{API_VERSION}/graphql.json"
+CONNECTION_COST = 2  # a connection's own cost, whatever its size
+# query -> the largest page that kept under MAX_QUERY_COST, so later windows and runs in
+# this process do not ask for a page Shopify refuses first
+_FITTING_PAGE: dict[str, int] = {}
 
 CUSTOMERS_QUERY = """
 query TailorCustomers($first: Int!, $after: String, $query: String) {
@@ -184,6 +188,7 @@ class CostBudget:
         self.waited = 0.0
         self.throttled = 0
         self.expected: dict[str, float] = {}  # query -> its last requested cost
+        self.per_node: dict[str, float] = {}  # paged query -> requested points per node
 
     def observe(self, body: dict[str, Any]) -> None:
         status = (((body.get("extensions") or {}).get("cost")) or {}).get("throttleStatus")
@@ -193,6 +198,13 @@ class CostBudget:
         self.maximum = float(status.get("maximumAvailable") or 0.0)
         self.rate = float(status.get("restoreRate") or 0.0)
         self.seen_at = self.clock()
+
+    def now_available(self) -> float | None:
+        """The points the bucket holds now, as last seen and refilled since."""
+        if self.available is None or self.rate <= 0:
+            return None
+        refilled = self.available + (self.clock() - self.seen_at) * self.rate
+        return min(refilled, self.maximum) if self.maximum else refilled
 
     def wait_for(self, cost: float) -> None:
         """Sleep until the bucket, as last seen and refilled since, holds `cost` points."""
@@ -206,6 +218,16 @@ class CostBudget:
             self.sleep(pause)
 
 
+_BUDGETS: dict[str, CostBudget] = {}
+
+
+def shop_budget(conn: ApiConnection) -> CostBudget:
+    """This process's model of the shop's bucket. Shopify keeps one bucket per app and shop,
+    so extractions that follow each other start from what the last one saw instead of
+    from nothing (and a first query that the bucket cannot hold)."""
+    return _BUDGETS.setdefault(conn.base_url, CostBudget())
+
+
 def _error_code(errors: Any, code: str) -> dict[str, Any] | None:
     for error in errors if isinstance(errors, list) else []:
         extensions = error.get("extensions") if isinstance(error, dict) else None
@@ -215,16 +237,25 @@ def _error_code(errors: Any, code: str) -> dict[str, Any] | None:
 
 
 def _ask(
-    client: HttpClient, budget: CostBudget, query: str, variables: dict[str, Any], what: str
+    client: HttpClient,
+    budget: CostBudget,
+    query: str,
+    variables: dict[str, Any],
+    what: str,
+    cost: float | None = None,
 ) -> dict[str, Any]:
-    """One query, paced by the bucket, asked again (after a wait) while THROTTLED."""
+    """One query, paced by the bucket, asked again (after a wait) while THROTTLED.
+
+    `cost` is the query's requested cost when the caller knows it (a page of another size
+    than the last one asked); otherwise the last requested cost of the same query."""
     for _ in range(MAX_THROTTLED_IN_A_ROW):
-        budget.wait_for(budget.expected.get(query, 0.0))
+        budget.wait_for(cost if cost is not None else budget.expected.get(query, 0.0))
         body = client.post_json(GRAPHQL_PATH, {"query": query, "variables": variables})
         budget.observe(body)
         requested = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
         if isinstance(requested, int | float):
             budget.expected[query] = float(requested)
+            cost = None
         if not (body.get("errors") and _error_code(body["errors"], "THROTTLED")):
             return body
         budget.throttled += 1
@@ -280,27 +311,31 @@ def _window_pages(
     A page's cost grows with `first` times the cost of one node; when Shopify answers
     MAX_COST_EXCEEDED, the page size shrinks in proportion and the same page is asked again.
     """
-    variables: dict[str, Any] = {
-        "first": page_size,
-        "after": None,
-        "query": search_filter(start, end),
-    }
+    full = min(page_size, _FITTING_PAGE.get(entity.query, page_size))
+    variables: dict[str, Any] = {"first": full, "after": None, "query": search_filter(start, end)}
     while True:
-        body = _ask(client, budget, entity.query, variables, entity.name)
+        per_node = budget.per_node.get(entity.query)  # once a page of it was costed
+        variables["first"], cost = _page_fitting(budget, full, per_node)
+        body = _ask(client, budget, entity.query, variables, entity.name, cost)
+        requested = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
+        if isinstance(requested, int | float) and variables["first"]:
+            per_node = max(0.0, requested - CONNECTION_COST) / variables["first"]
+            budget.per_node[entity.query] = per_node
         if body.get("errors"):
-            cost = _error_code(body["errors"], "MAX_COST_EXCEEDED")
-            if cost and variables["first"] > 1:
-                limit = cost.get("maxCost", MAX_QUERY_COST)
-                smaller = max(1, int(variables["first"] * limit / cost["cost"]) - 1)
+            exceeded = _error_code(body["errors"], "MAX_COST_EXCEEDED")
+            if exceeded and variables["first"] > 1:
+                limit = exceeded.get("maxCost", MAX_QUERY_COST)
+                smaller = max(1, int(variables["first"] * limit / exceeded["cost"]) - 1)
                 log.info(
                     "shopify %s: page of %d costs %s > %s; asking %d per page",
                     entity.name,
                     variables["first"],
-                    cost["cost"],
+                    exceeded["cost"],
                     limit,
                     smaller,
                 )
-                variables["first"] = min(smaller, variables["first"] - 1)
+                full = min(smaller, variables["first"] - 1)
+                _FITTING_PAGE[entity.query] = full
                 budget.expected.pop(entity.query, None)
                 continue
             raise ShopifyError(f"{entity.name}: {body['errors']}")
@@ -310,6 +345,28 @@ def _window_pages(
         if not info["hasNextPage"]:
             return
         variables["after"] = info["endCursor"]
+
+
+def _page_fitting(
+    budget: CostBudget, full: int, per_node: float | None
+) -> tuple[int, float | None]:
+    """The page size to ask for now, and its requested cost when known.
+
+    Shopify takes a query's requested cost from the bucket before it runs and refunds what
+    it did not use after, so a full page waits for its whole requested cost even when it
+    will use a third of it. When the bucket holds less than that, a smaller page that fits
+    goes now (down to a quarter of a full page): the client spends the bucket down to
+    nearly nothing, as a perfect client would, instead of keeping a page's worth idle.
+    """
+    if per_node is None:
+        return full, None
+    available = budget.now_available()
+    needed = CONNECTION_COST + full * per_node
+    if available is None or available >= needed or per_node <= 0:
+        return full, needed
+    fitting = int((available - CONNECTION_COST) / per_node)
+    first = max(fitting, max(1, full // 4))
+    return first, CONNECTION_COST + first * per_node
 
 
 def _flatten_line_items(order: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +398,7 @@ def extract(
             contract=entity.contract,
         ) as writer,
     ):
-        for page in pages(client, entity, start, end):
+        for page in pages(client, entity, start, end, budget=shop_budget(conn)):
             if entity.name == "orders":
                 page = [_flatten_line_items(o) if isinstance(o, dict) else o for o in page]
             writer.write_page(page)

@@ -3,13 +3,15 @@
 -- before as_of. One row per person who bought something.
 with
 
-last_line as (
-    select customer_id, category, product_title, ordered_at
+bought as (
+    select customer_id, category, product_title, ordered_at, order_line_id
     from {{ ref('fct_order_lines') }}
     where customer_id is not null and not is_cancelled and ordered_at < {{ as_of() }}
-    qualify row_number() over (
-        partition by customer_id order by ordered_at desc, order_line_id desc
-    ) = 1
+),
+
+last_line as (
+    select customer_id, category, product_title, ordered_at
+    from ({{ first_row_per('bought', 'customer_id', 'ordered_at desc, order_line_id desc') }}) as newest
 )
 
 select

@@ -38,12 +38,10 @@ matches as (
 ),
 
 best as (
-    select *
-    from matches
-    qualify row_number() over (
-        partition by customer_id
-        order by case matched_on when 'city' then 1 when 'region' then 2 else 3 end, store_id
-    ) = 1
+    {{ first_row_per(
+        'matches', 'customer_id',
+        "case matched_on when 'city' then 1 when 'region' then 2 else 3 end, store_id"
+    ) }}
 ),
 
 chosen as (

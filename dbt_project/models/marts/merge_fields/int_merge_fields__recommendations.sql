@@ -27,6 +27,7 @@ category_points as (
 ),
 
 favourite_categories as (
+    select * from (
     select
         customer_id,
         category,
@@ -35,7 +36,8 @@ favourite_categories as (
         ) as category_rank
     from category_points
     group by customer_id, category
-    qualify category_rank <= {{ categories }}
+    ) as ranked_categories
+    where category_rank <= {{ categories }}
 ),
 
 bestsellers as (
@@ -48,7 +50,7 @@ bestsellers as (
         ) as rank_in_category,
         row_number() over (order by sum(line_total) desc, product_id) as rank_overall
     from lines
-    where ordered_at >= {{ as_of() }} - interval {{ days }} day
+    where ordered_at >= {{ as_of() }} - interval '{{ days }} day'
     group by product_id
 ),
 
@@ -83,23 +85,26 @@ candidates as (
 ),
 
 picked as (
-    select candidates.*
-    from candidates
-    anti join bought using (customer_id, product_id)
-    qualify row_number() over (
-        partition by candidates.customer_id, candidates.product_id
-        order by source_rank, category_rank, product_rank
-    ) = 1
+    {{ first_row_per('''(
+        select candidates.* from candidates
+        where not exists (
+            select 1 from bought
+            where bought.customer_id = candidates.customer_id
+                and bought.product_id = candidates.product_id
+        )
+    ) as not_bought''', 'customer_id, product_id', 'source_rank, category_rank, product_rank') }}
 ),
 
 ranked as (
+    select * from (
     select
         *,
         row_number() over (
             partition by customer_id order by source_rank, category_rank, product_rank
         ) as pick
     from picked
-    qualify pick <= {{ count }}
+    ) as numbered
+    where pick <= {{ count }}
 )
 
 select

@@ -5,7 +5,7 @@
 {%- set hours = var('tailor_abandoned_cart_window_hours') %}
 with
 
-open_carts as (
+recent_carts as (
     select
         customer_id,
         checkout_id,
@@ -16,11 +16,12 @@ open_carts as (
     from {{ ref('fct_abandoned_checkouts') }}
     where customer_id is not null
       and is_abandoned
-      and abandoned_at >= {{ as_of() }} - interval {{ hours }} hour
+      and abandoned_at >= {{ as_of() }} - interval '{{ hours }} hour'
       and abandoned_at < {{ as_of() }}
-    qualify row_number() over (
-        partition by customer_id order by abandoned_at desc, checkout_id desc
-    ) = 1
+),
+
+open_carts as (
+    {{ first_row_per('recent_carts', 'customer_id', 'abandoned_at desc, checkout_id desc') }}
 )
 
 select

@@ -11,7 +11,7 @@ views as (
     where customer_id is not null
       and event_name = 'Product Viewed'
       and category = '{{ category }}'
-      and occurred_at >= {{ as_of() }} - interval {{ days }} day
+      and occurred_at >= {{ as_of() }} - interval '{{ days }} day'
       and occurred_at < {{ as_of() }}
     group by customer_id
 ),
@@ -22,7 +22,7 @@ purchases as (
     where customer_id is not null
       and not is_cancelled
       and category = '{{ category }}'
-      and ordered_at >= {{ as_of() }} - interval {{ days }} day
+      and ordered_at >= {{ as_of() }} - interval '{{ days }} day'
       and ordered_at < {{ as_of() }}
     group by customer_id
 ),

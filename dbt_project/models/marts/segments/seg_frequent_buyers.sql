@@ -8,7 +8,7 @@ recent_orders as (
     from {{ ref('fct_orders') }}
     where customer_id is not null
       and not is_cancelled
-      and created_at >= {{ as_of() }} - interval {{ days }} day
+      and created_at >= {{ as_of() }} - interval '{{ days }} day'
       and created_at < {{ as_of() }}
     group by customer_id
 )

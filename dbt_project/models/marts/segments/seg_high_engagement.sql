@@ -11,7 +11,7 @@ activity as (
         count(*) filter (where action = 'click') as clicks_in_window
     from {{ ref('fct_email_activity') }}
     where customer_id is not null
-      and occurred_at >= {{ as_of() }} - interval {{ days }} day
+      and occurred_at >= {{ as_of() }} - interval '{{ days }} day'
       and occurred_at < {{ as_of() }}
     group by customer_id
 )

@@ -31,4 +31,4 @@ select
     'last activity ' || strftime(last_activity_at, '%Y-%m-%d') || ', none in the {{ days }} '
         || 'days before as_of' as reason
 from last_activity
-where last_activity_at < {{ as_of() }} - interval {{ days }} day
+where last_activity_at < {{ as_of() }} - interval '{{ days }} day'

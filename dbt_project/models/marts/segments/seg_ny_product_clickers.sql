@@ -27,7 +27,7 @@ clicks as (
     inner join catalogue using (product_id)
     where events.customer_id is not null
       and events.event_name in ('Product Viewed', 'Product Added')
-      and events.occurred_at >= {{ as_of() }} - interval {{ days }} day
+      and events.occurred_at >= {{ as_of() }} - interval '{{ days }} day'
       and events.occurred_at < {{ as_of() }}
 ),
 
@@ -45,7 +45,7 @@ in_region as (
 
 purchased_recently as (
     select customer_id from customers
-    where last_order_at >= {{ as_of() }} - interval {{ days }} day
+    where last_order_at >= {{ as_of() }} - interval '{{ days }} day'
       and last_order_at < {{ as_of() }}
 ),
 

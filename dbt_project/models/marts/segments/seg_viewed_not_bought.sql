@@ -10,7 +10,7 @@ views as (
     where customer_id is not null
       and product_id is not null
       and event_name = 'Product Viewed'
-      and occurred_at >= {{ as_of() }} - interval {{ days }} day
+      and occurred_at >= {{ as_of() }} - interval '{{ days }} day'
       and occurred_at < {{ as_of() }}
     group by customer_id, product_id
     having count(*) >= {{ min_views }}
@@ -21,7 +21,7 @@ bought as (
     from {{ ref('fct_order_lines') }}
     where customer_id is not null
       and not is_cancelled
-      and ordered_at >= {{ as_of() }} - interval {{ days }} day
+      and ordered_at >= {{ as_of() }} - interval '{{ days }} day'
       and ordered_at < {{ as_of() }}
 ),
 
@@ -29,14 +29,15 @@ products as (
     select product_id, title from {{ ref('stg_shopify__products') }}
 ),
 
-not_bought as (
+unbought_views as (
     select views.*
     from views
     left join bought using (customer_id, product_id)
     where bought.product_id is null
-    qualify row_number() over (
-        partition by customer_id order by views_in_window desc, last_viewed_at desc, product_id
-    ) = 1
+),
+
+not_bought as (
+    {{ first_row_per('unbought_views', 'customer_id', 'views_in_window desc, last_viewed_at desc, product_id') }}
 )
 
 select
