@@ -16,12 +16,13 @@ from sandbox import local
 os.environ.update(local.airflow_env(Path(tempfile.mkdtemp(prefix="tailor-airflow-"))))
 # Under pytest-xdist each worker gets its own dbt target folder and data folder: dbt
 # rewrites its partial-parse file and run results in place, and two workers sharing
-# them would read each other's half-written files.
+# them would read each other's half-written files. (Not DBT_TARGET_PATH: cosmos runs dbt
+# in a fresh copy of the project per task, and a partial-parse file shared between copies
+# points at a copy that is gone.)
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
     _SCRATCH = Path(tempfile.mkdtemp(prefix=f"tailor-{_WORKER}-"))
-    os.environ.setdefault("DBT_TARGET_PATH", str(_SCRATCH / "dbt-target"))
-    os.environ.setdefault("DBT_LOG_PATH", str(_SCRATCH / "dbt-logs"))
+    os.environ.setdefault("TAILOR_DBT_TARGET_PATH", str(_SCRATCH / "dbt-target"))
     os.environ.setdefault("TAILOR_DATA_DIR", str(_SCRATCH / "data"))
 
 

@@ -131,7 +131,7 @@ def cmd_segments(args: argparse.Namespace) -> None:
     """`tailor segments`: every audience with its size; `show NAME`: a masked sample."""
     from tailor import segments, settings
 
-    manifest = segments.manifest_path(settings.dbt_project_dir())
+    manifest = settings.dbt_target_dir() / "manifest.json"
     warehouse = settings.warehouse_path()
     if getattr(args, "segments_command", None) == "show":
         sample = segments.show_segment(warehouse, manifest, args.name, args.limit)

@@ -92,7 +92,7 @@ def sync(
     from tailor.destinations import sync as engine
     from tailor.destinations.audiences import load_audiences
 
-    manifest = settings.dbt_project_dir() / "target" / "manifest.json"
+    manifest = settings.dbt_target_dir() / "manifest.json"
     audiences = load_audiences(manifest) if manifest.exists() else {}
     destination = _destination(destination_name)
     try:

@@ -57,10 +57,6 @@ class SegmentSample:
     rows: list[dict[str, Any]] = field(default_factory=list)  # emails masked
 
 
-def manifest_path(project_dir: Path) -> Path:
-    return Path(project_dir) / "target" / "manifest.json"
-
-
 def _table_exists(con: Any, name: str) -> bool:
     return bool(
         con.execute(

@@ -41,6 +41,11 @@ def dbt_project_dir() -> Path:
     return _path("TAILOR_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project")
 
 
+def dbt_target_dir() -> Path:
+    """Where Tailor's own dbt calls write their artifacts (manifest, run results)."""
+    return _path("TAILOR_DBT_TARGET_PATH", dbt_project_dir() / "target")
+
+
 def collector_retention_days() -> float:
     """How long the collector's spool keeps records (and their de-duplication keys) after
     they arrived, once their interval has landed: `TAILOR_COLLECTOR_RETENTION_DAYS`, 7."""

@@ -103,6 +103,10 @@ def run_dbt(
     args += extra_args or []
     if on_postgres and command in ("build", "test") and "--exclude" not in args:
         args += ["--exclude", POSTGRES_EXCLUDE]
+    # Where this process's dbt writes its artifacts when the caller names no folder
+    # (dbt_project/target otherwise); two processes building at once need one each.
+    if os.environ.get("TAILOR_DBT_TARGET_PATH") and "--target-path" not in args:
+        args += ["--target-path", str(settings.dbt_target_dir())]
     log.info("dbt %s (as_of %s)", command, as_of_var(as_of))
     try:
         with environment(env):
