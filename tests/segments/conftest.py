@@ -84,7 +84,11 @@ def rebuilt(store: dict, built: dict[datetime, Path]) -> dict:
             ("seg_inactive_14d", c),
         ):
             con.execute(f"insert into {table} (customer_id, reason) values (?, 'x')", [person])
-    env = {"TAILOR_DBT_PROJECT_DIR": str(project), "TAILOR_WAREHOUSE": str(warehouse)}
+    env = {
+        "TAILOR_DBT_PROJECT_DIR": str(project),
+        "TAILOR_DBT_TARGET_PATH": str(project / "target"),
+        "TAILOR_WAREHOUSE": str(warehouse),
+    }
     with transform.environment(env):
         dbt(
             store,
