@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -241,43 +240,14 @@ def _shopify_ceiling(
         )
 
 
-@contextlib.contextmanager
-def _sandbox_process(store: Path, *args: str) -> Iterator[tuple[str, int]]:
-    """`python -m sandbox.server` in its own process: (its URL, its pid)."""
-    root = Path(__file__).resolve().parents[1]
-    log_path = store.parent / "sandbox.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-u",
-                "-m",
-                "sandbox.server",
-                "--data",
-                str(store),
-                "--port",
-                "0",
-                "--log-level",
-                "WARNING",
-                *args,
-            ],
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    try:
-        assert proc.stdout is not None
-        line = ""
-        deadline = time.monotonic() + 1800
-        while "listening on" not in line:
-            line = proc.stdout.readline()
-            if (not line and proc.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError(f"the sandbox did not start; see {log_path}")
-        yield line.rsplit(" ", 1)[-1].strip(), proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def _sandbox_process(store: Path, *args: str) -> Any:
+    """`python -m sandbox.server` in its own process: (its URL, its pid). Generous start-up
+    time: the S1 store is made on demand, but a 20k store is read from disk first."""
+    from sandbox import local
+
+    return local.sandbox_server(
+        store, *args, log_file=store.parent / "sandbox.log", start_timeout=1800
+    )
 
 
 def _mailchimp_ceiling(record: Callable[..., None], store: Path, work: Path) -> None:

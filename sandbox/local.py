@@ -104,6 +104,20 @@ def prepare_airflow(env: dict[str, str], log: Path | None = None) -> None:
 @contextmanager
 def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None) -> Iterator[str]:
     """Start `python -m sandbox.server` in its own process; yield its URL; stop it cleanly."""
+    with sandbox_server(data_dir, port=port, log_file=log_file) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def sandbox_server(
+    data_dir: Path,
+    *extra_args: str,
+    port: int = 0,
+    log_file: Path | None = None,
+    start_timeout: float = 60,
+) -> Iterator[tuple[str, int]]:
+    """`sandbox_process` with extra server arguments (`--scale s1`, latencies); yields its URL
+    and pid (benchmarks read the server's memory)."""
     log_file = log_file or data_dir / "sandbox.log"
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
@@ -120,6 +134,7 @@ def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None)
                 str(port),
                 "--log-level",
                 "WARNING",
+                *extra_args,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -127,7 +142,7 @@ def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None)
             text=True,
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         url = None
         assert proc.stdout is not None
         while time.monotonic() < deadline:
@@ -139,8 +154,10 @@ def sandbox_process(data_dir: Path, port: int = 0, log_file: Path | None = None)
                 url = found.group(1)
                 break
         if url is None:
-            raise RuntimeError(f"the sandbox did not start within 60 s; see {log_file}")
-        yield url
+            raise RuntimeError(
+                f"the sandbox did not start within {start_timeout:.0f} s; see {log_file}"
+            )
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
