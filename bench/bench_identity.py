@@ -20,9 +20,10 @@ the scales; `TAILOR_BENCH_IDENTITY_SPLINK_MAX` caps the records Splink is run on
 
 Then the whole nightly `dbt build` (every model and test, profiles included) on synthetic
 S1 landing files (bench_facts' shapes: 1,000,000 customers with orders, lines, events,
-email activity and checkouts), and a second build of the same day after 1% of the
-customers changed: identity.build_{seconds,incremental_seconds} and the seconds of
-dim_customers and the identity models in each. `TAILOR_BENCH_IDENTITY_BUILD_CUSTOMERS`
+email activity and checkouts, and 600,000 CRM contacts, half of them store customers),
+and a second build of the same day after 1% of the customers changed:
+identity.build_{seconds,incremental_seconds} and the seconds of dim_customers and the
+identity models in each. `TAILOR_BENCH_IDENTITY_BUILD_CUSTOMERS`
 sets that scale (0 skips it).
 """
 
@@ -196,11 +197,12 @@ def _build_s1(record: Callable[..., None], customers: int) -> None:
 
     from bench import bench_facts
 
-    params = {"customers": customers}
+    contacts = int(customers * bench_facts.CONTACTS_PER_CUSTOMER)
+    params = {"customers": customers, "contacts": contacts}
     with tempfile.TemporaryDirectory(prefix="bench-identity-build-") as tmp:
         root = Path(tmp)
         landing, warehouse = root / "landing", root / "warehouse.duckdb"
-        bench_facts._write_landing(landing, customers)
+        bench_facts._write_landing(landing, customers, contacts)
         for run, name in (("first", "build_seconds"), ("second", "build_incremental_seconds")):
             if run == "second":  # 1% of the customers change their email: a new file
                 folder = landing / "shopify" / "customers"

@@ -42,19 +42,6 @@
 {% macro default__order_by(terms) -%} order by {{ terms }} {%- endmacro %}
 {% macro postgres__order_by(terms) -%} order by {{ nulls_last(terms) }} {%- endmacro %}
 
-{#- A JSON text field by '$.a.b' path, as text (objects and arrays as JSON text). -#}
-{% macro json_text(expression, path) -%}
-    {{ return(adapter.dispatch('json_text')(expression, path)) }}
-{%- endmacro %}
-
-{% macro default__json_text(expression, path) -%}
-    json_extract_string({{ expression }}, '{{ path }}')
-{%- endmacro %}
-
-{% macro postgres__json_text(expression, path) -%}
-    (cast({{ expression }} as jsonb) #>> '{{ json_path_array(path) }}')
-{%- endmacro %}
-
 {#- A JSON value by '$.a.b' path, as JSON (the DuckDB JSON type, PostgreSQL jsonb). -#}
 {% macro json_value(expression, path) -%}
     {{ return(adapter.dispatch('json_value')(expression, path)) }}

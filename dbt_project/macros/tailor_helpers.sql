@@ -7,11 +7,6 @@
     (cast({{ expression }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
-{#- A string field out of a landing row's JSON payload. -#}
-{% macro payload(path) -%}
-    nullif(trim({{ json_text('payload', path) }}), '')
-{%- endmacro %}
-
 {#- Syntax check of a normalised email: one @, a dotted domain, no spaces. No lookups. -#}
 {% macro is_valid_email(expression) -%}
     coalesce(regexp_full_match(

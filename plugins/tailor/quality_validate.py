@@ -151,7 +151,7 @@ class Validator:
         relation = suite.relation or table
         try:
             available = {r[0] for r in con.sql(f"describe select * from {relation}").fetchall()}
-            # The relation is computed once (a staging view parses JSON): the columns the
+            # The relation is computed once (it may be a view over JSON): the columns the
             # checks need go to a temp table that every later query reads.
             con.execute(
                 f"create or replace temp table {ROWS} as {self._select(relation, suite, available)}"

@@ -50,8 +50,14 @@ def copy_warehouse(warehouse: Path, to: Path) -> Path:
 
 
 def materialise(warehouse: Path, view: str) -> None:
-    """Turn a staging view into a table of the same rows, so a test can corrupt them."""
+    """Turn a staging view into a table of the same rows, so a test can corrupt them (most
+    staging models are tables already)."""
     with duckdb.connect(str(warehouse)) as con:
+        kind = con.execute(
+            "select table_type from information_schema.tables where table_name = ?", [view]
+        ).fetchall()
+        if kind == [("BASE TABLE",)]:
+            return
         quality.register_udfs(con)
         con.execute(f"create table {view}__rows as select * from {view}")
         con.execute(f"drop view {view}")

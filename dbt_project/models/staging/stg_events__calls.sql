@@ -1,8 +1,6 @@
 -- One row per storefront collector call (Segment spec: track and identify), each messageId
--- once, its payload parsed once. A table: the landing holds tens of millions of calls, and
--- stg_events__tracks and stg_events__identifies (views over it) would otherwise each read
--- and parse all of them again.
-{{ config(materialized='table') }}
+-- once, its payload parsed once: stg_events__tracks and stg_events__identifies are views
+-- over it, so the tens of millions of calls are read and parsed only here.
 with
 
 -- read where used, never held whole in memory: it is every call's payload

@@ -1,6 +1,8 @@
 -- Every moment the collector tied an anonymous id to a person: identify calls, and track
 -- calls that carry both a userId and an anonymousId (a logged-in visitor's page view).
 -- int_identity__anonymous_ids turns these into one person per anonymous id.
+-- A view: a filter of stg_events__calls, which is already a table.
+{{ config(materialized='view') }}
 select
     ---------- ids
     event_id,

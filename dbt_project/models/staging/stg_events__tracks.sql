@@ -1,6 +1,8 @@
 -- One row per track call from the storefront collector (Segment spec), each message once.
 -- userId is the Shopify customer's numeric id when the visitor is logged in; a product id
 -- may come as a numeric id or a GID and is kept as a GID. Parsed in stg_events__calls.
+-- A view: a filter of stg_events__calls, which is already a table.
+{{ config(materialized='view') }}
 select
     ---------- ids
     event_id,

@@ -8,35 +8,53 @@ latest as (
     {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
+-- One JSON parse per contact into the fields read below (each path read on its own
+-- would parse the payload again).
+parsed as (
+    select
+        id,
+        updated_at,
+        {{ json_parse('payload', '{
+            "archived": "VARCHAR",
+            "properties": {
+                "firstname": "VARCHAR", "lastname": "VARCHAR", "email": "VARCHAR",
+                "phone": "VARCHAR", "address": "VARCHAR", "city": "VARCHAR", "state": "VARCHAR",
+                "country": "VARCHAR", "zip": "VARCHAR", "lifecyclestage": "VARCHAR",
+                "hs_lead_status": "VARCHAR", "hs_email_optout": "VARCHAR", "createdate": "VARCHAR"
+            }
+        }') }} as p
+    from latest
+),
+
 renamed as (
     select
         ---------- ids
         id as hubspot_contact_id,
 
         ---------- strings
-        {{ payload('$.properties.firstname') }} as first_name,
-        {{ payload('$.properties.lastname') }} as last_name,
-        {{ payload('$.properties.email') }} as email_raw,
-        {{ normalise_email(payload('$.properties.email')) }} as email,
-        {{ payload('$.properties.phone') }} as phone_raw,
-        {{ payload('$.properties.address') }} as address_line_1,
-        {{ payload('$.properties.city') }} as city,
-        {{ payload('$.properties.state') }} as region_raw,
-        {{ payload('$.properties.country') }} as country_raw,
-        {{ payload('$.properties.zip') }} as postal_code,
-        lower({{ payload('$.properties.lifecyclestage') }}) as lifecycle_stage,
-        {{ payload('$.properties.hs_lead_status') }} as lead_status,
+        {{ nonblank(json_field('p', 'properties.firstname')) }} as first_name,
+        {{ nonblank(json_field('p', 'properties.lastname')) }} as last_name,
+        {{ nonblank(json_field('p', 'properties.email')) }} as email_raw,
+        {{ normalise_email(json_field('p', 'properties.email')) }} as email,
+        {{ nonblank(json_field('p', 'properties.phone')) }} as phone_raw,
+        {{ nonblank(json_field('p', 'properties.address')) }} as address_line_1,
+        {{ nonblank(json_field('p', 'properties.city')) }} as city,
+        {{ nonblank(json_field('p', 'properties.state')) }} as region_raw,
+        {{ nonblank(json_field('p', 'properties.country')) }} as country_raw,
+        {{ nonblank(json_field('p', 'properties.zip')) }} as postal_code,
+        lower({{ nonblank(json_field('p', 'properties.lifecyclestage')) }}) as lifecycle_stage,
+        {{ nonblank(json_field('p', 'properties.hs_lead_status')) }} as lead_status,
 
         ---------- booleans
-        coalesce(lower({{ payload('$.properties.hs_email_optout') }}) = 'true', false)
+        coalesce(lower({{ nonblank(json_field('p', 'properties.hs_email_optout')) }}) = 'true', false)
             as has_opted_out_of_email,
-        coalesce({{ json_value('payload', '$.archived') }}::boolean, false) as is_deleted,
+        coalesce(cast({{ json_field('p', 'archived') }} as boolean), false) as is_deleted,
 
         ---------- timestamps
-        {{ to_utc(payload('$.properties.createdate')) }} as created_at,
+        {{ to_utc(nonblank(json_field('p', 'properties.createdate'))) }} as created_at,
         (updated_at at time zone 'UTC') as updated_at
 
-    from latest
+    from parsed
 ),
 
 normalised as (

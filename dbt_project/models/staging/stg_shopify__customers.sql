@@ -9,31 +9,51 @@ latest as (
     {{ first_row_per('source', 'id', 'updated_at desc, interval_end desc') }}
 ),
 
+-- One JSON parse per customer into the fields read below (each path read on its own
+-- would parse the payload again).
+parsed as (
+    select
+        id,
+        updated_at,
+        {{ json_parse('payload', '{
+            "firstName": "VARCHAR", "lastName": "VARCHAR", "email": "VARCHAR",
+            "phone": "VARCHAR", "locale": "VARCHAR",
+            "defaultAddress": {
+                "address1": "VARCHAR", "city": "VARCHAR", "provinceCode": "VARCHAR",
+                "countryCodeV2": "VARCHAR", "country": "VARCHAR", "zip": "VARCHAR"
+            },
+            "emailMarketingConsent": {"marketingState": "VARCHAR", "consentUpdatedAt": "VARCHAR"},
+            "numberOfOrders": "VARCHAR", "amountSpent": {"amount": "VARCHAR"},
+            "createdAt": "VARCHAR"
+        }') }} as p
+    from latest
+),
+
 renamed as (
     select
         ---------- ids
         id as shopify_customer_id,
 
         ---------- strings
-        {{ payload('$.firstName') }} as first_name,
-        {{ payload('$.lastName') }} as last_name,
-        {{ payload('$.email') }} as email_raw,
-        {{ normalise_email(payload('$.email')) }} as email,
-        {{ payload('$.phone') }} as phone_raw,
-        {{ payload('$.locale') }} as locale,
-        {{ payload('$.defaultAddress.address1') }} as address_line_1,
-        {{ payload('$.defaultAddress.city') }} as city,
-        {{ payload('$.defaultAddress.provinceCode') }} as region_raw,
+        {{ nonblank(json_field('p', 'firstName')) }} as first_name,
+        {{ nonblank(json_field('p', 'lastName')) }} as last_name,
+        {{ nonblank(json_field('p', 'email')) }} as email_raw,
+        {{ normalise_email(json_field('p', 'email')) }} as email,
+        {{ nonblank(json_field('p', 'phone')) }} as phone_raw,
+        {{ nonblank(json_field('p', 'locale')) }} as locale,
+        {{ nonblank(json_field('p', 'defaultAddress.address1')) }} as address_line_1,
+        {{ nonblank(json_field('p', 'defaultAddress.city')) }} as city,
+        {{ nonblank(json_field('p', 'defaultAddress.provinceCode')) }} as region_raw,
         coalesce(
-            {{ payload('$.defaultAddress.countryCodeV2') }},
-            {{ payload('$.defaultAddress.country') }}
+            {{ nonblank(json_field('p', 'defaultAddress.countryCodeV2')) }},
+            {{ nonblank(json_field('p', 'defaultAddress.country')) }}
         ) as country_raw,
-        {{ payload('$.defaultAddress.zip') }} as postal_code,
-        lower({{ payload('$.emailMarketingConsent.marketingState') }}) as email_marketing_state,
+        {{ nonblank(json_field('p', 'defaultAddress.zip')) }} as postal_code,
+        lower({{ nonblank(json_field('p', 'emailMarketingConsent.marketingState')) }}) as email_marketing_state,
 
         ---------- numerics
-        cast({{ payload('$.numberOfOrders') }} as bigint) as number_of_orders,
-        cast({{ payload('$.amountSpent.amount') }} as decimal(18, 2)) as amount_spent,
+        cast({{ nonblank(json_field('p', 'numberOfOrders')) }} as bigint) as number_of_orders,
+        cast({{ nonblank(json_field('p', 'amountSpent.amount')) }} as decimal(18, 2)) as amount_spent,
 
         ---------- booleans
         -- Shopify deletes customers outright (no tombstone in the Admin API); the flag
@@ -41,11 +61,11 @@ renamed as (
         false as is_deleted,
 
         ---------- timestamps
-        {{ to_utc(payload('$.createdAt')) }} as created_at,
-        {{ to_utc(payload('$.emailMarketingConsent.consentUpdatedAt')) }} as email_consent_updated_at,
+        {{ to_utc(nonblank(json_field('p', 'createdAt'))) }} as created_at,
+        {{ to_utc(nonblank(json_field('p', 'emailMarketingConsent.consentUpdatedAt'))) }} as email_consent_updated_at,
         (updated_at at time zone 'UTC') as updated_at
 
-    from latest
+    from parsed
 ),
 
 normalised as (
