@@ -200,7 +200,8 @@ def _run_child(root: Path) -> dict:
 def run(record: Callable[..., None]) -> None:
     customers = int(os.environ.get("TAILOR_BENCH_FACTS_CUSTOMERS", S1))
     contacts = int(customers * CONTACTS_PER_CUSTOMER)
-    params = {"customers": customers, "contacts": contacts}
+    params = {"customers": customers, "contacts": contacts,
+              "memory_limit": os.environ.get("TAILOR_DUCKDB_MEMORY_LIMIT", "25%")}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tailor-bench-facts-") as tmp:
         root = Path(tmp)
         started = time.monotonic()
