@@ -278,6 +278,28 @@ def test_a_crash_between_batches_then_a_rerun_sends_everyone_exactly_once(
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 250
 
 
+def test_a_crash_with_batches_in_flight_still_commits_those_acknowledged(
+    warehouse, standin, make_destination
+):
+    rows = [member_row(i) for i in range(250)]
+    write_members(warehouse, rows)
+    sent: Counter = Counter()
+    crashing = Recording(make_destination(batch_size=50), sent, crash_after=3)
+    crashing.pipeline_depth = 3  # three batches on the wire; the fourth dies on sending
+    with pytest.raises(RuntimeError, match="worker killed"):
+        sync_destination(warehouse, crashing, run_id="r1")
+    # The three batches in flight when the fourth failed were acknowledged: committed.
+    assert query(warehouse, "select count(*) from main.sync_state where status = 'synced'") == [
+        (150,)
+    ]
+
+    report = sync_destination(
+        warehouse, Recording(make_destination(batch_size=50), sent), run_id="r2"
+    )
+    assert report.audiences["frequent_buyers"].adds == 100
+    assert len(sent) == 500 and set(sent.values()) == {1}  # 250 upserts + 250 tags, once each
+
+
 def test_updates_go_as_batch_operations_within_max_connections(
     warehouse, standin, counts, make_destination
 ):

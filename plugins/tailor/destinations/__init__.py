@@ -6,7 +6,7 @@ A destination is small on purpose, so that adding an ESP means writing one modul
 - `batch_size`: how many members the engine hands over per call; the engine commits its
   state after every acknowledged call, so this is also the unit a crash can repeat.
 - `pipeline_depth` (optional, default 1): how many such calls the engine may have in
-  flight at once; they are committed in order, so a crash repeats at most that many.
+  flight at once; each is committed once acknowledged, so a crash repeats at most that many.
 - `prepare(merge_tags)`: make sure the ESP can store these merge fields (create what is
   missing) before anything is sent; raise if it cannot.
 - `upsert_members(members)`: create or update contacts; never change an existing contact's

@@ -19,6 +19,8 @@ are the profile's first and last name). How each rule of the API shapes the call
   audience whose `on_leave` is `delete` deletes the profile too, except a profile that is
   unsubscribed or suppressed: deleting it would forget the opt-out, and a later sync could
   then subscribe the person again.
+- The sync engine keeps `pipeline_depth` (default 2) batches in flight, so one batch's
+  import job runs while another's profiles are looked up.
 - Every endpoint has its own rate limits (a burst per second and a steady rate per minute).
   Calls keep under the burst of the endpoint's tier and under the steady budget that the
   `RateLimit-Remaining`/`RateLimit-Reset` headers report; a 429 or 5xx is retried after
@@ -51,6 +53,7 @@ MAX_SUBSCRIBE = 1000
 MAX_UNSUBSCRIBE = 100
 MAX_LIST_CHANGE = 1000
 PAGE_SIZE = 100
+NEW_WINDOW_JUMP = 10.0  # seconds a steady window's reset moves on when a new one starts
 NAME_FIELDS = {"FNAME": "first_name", "LNAME": "last_name"}
 # (burst per second, steady per minute) of each endpoint Tailor calls, from Klaviyo's reference.
 TIERS: dict[str, tuple[int, int]] = {
@@ -82,7 +85,10 @@ class KlaviyoConfig:
     base_url: str = "https://a.klaviyo.com"
     revision: str = REVISION
     batch_size: int = MAX_IMPORT_PROFILES
-    max_connections: int = 4
+    max_connections: int = 4  # per batch in flight
+    # Batches the sync engine has in flight: while one batch's profiles are looked up (the
+    # look-ups' own limits bind a large first sync), the next one's import job runs.
+    pipeline_depth: int = 2
     job_timeout: float = 900.0  # seconds to wait for one import job
 
     def __post_init__(self) -> None:
@@ -90,11 +96,14 @@ class KlaviyoConfig:
             raise ValueError(f"batch_size must be between 1 and {MAX_IMPORT_PROFILES}")
         if not 1 <= self.max_connections <= 16:
             raise ValueError("max_connections must be between 1 and 16")
+        if not 1 <= self.pipeline_depth <= 4:
+            raise ValueError("pipeline_depth must be between 1 and 4")
 
     @classmethod
     def from_connection(cls, conn: Any, **overrides: Any) -> KlaviyoConfig:
         """From Tailor's `ApiConnection` ("klaviyo"): password = private API key; the host
-        defaults to a.klaviyo.com; extra may set revision, batch_size, max_connections."""
+        defaults to a.klaviyo.com; extra may set revision, batch_size, max_connections and
+        pipeline_depth."""
         if not conn.password:
             raise KlaviyoError("the klaviyo connection needs the private API key as password")
         base = conn.base_url if conn.base_url not in ("", "https://", "http://") else ""
@@ -102,7 +111,7 @@ class KlaviyoConfig:
         extra = dict(conn.extra or {})
         if "revision" in extra:
             settings["revision"] = str(extra["revision"])
-        for name in ("batch_size", "max_connections"):
+        for name in ("batch_size", "max_connections", "pipeline_depth"):
             if name in extra:
                 settings[name] = int(extra[name])
         settings.update(overrides)
@@ -143,10 +152,13 @@ class EndpointPacer:
         self.remaining: int | None = None
         self.reset_at = 0.0
         self.waited = 0.0
+        self.in_flight = 0  # sent, not answered yet
         self._lock = threading.Lock()
 
     def before(self) -> None:
-        self.burst.acquire()
+        """Wait for the steady budget, then for a place in the burst second: the other way
+        round, requests held back by a spent minute would all go out on its turn with burst
+        places taken long before, over the burst of the new second."""
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -155,12 +167,19 @@ class EndpointPacer:
                 if self.remaining is None or self.remaining > 0:
                     if self.remaining is not None:
                         self.remaining -= 1
-                    return
+                    self.in_flight += 1
+                    break
                 wait = self.reset_at - now
                 self.waited += wait
             time.sleep(wait)
+        self.burst.acquire()
 
-    def after(self, response: requests.Response) -> None:
+    def after(self, response: requests.Response | None) -> None:
+        """Once per `before`, with the answer (None if there was none)."""
+        with self._lock:
+            self.in_flight -= 1
+        if response is None:
+            return
         try:
             remaining = int(response.headers["RateLimit-Remaining"])
             reset = float(response.headers["RateLimit-Reset"])
@@ -168,8 +187,13 @@ class EndpointPacer:
             return
         with self._lock:
             reset_at = time.monotonic() + reset
-            if self.remaining is None or reset_at > self.reset_at + 1:  # a new window
-                self.remaining, self.reset_at = remaining, reset_at
+            # A new window's reset lies most of a minute beyond the old one's. Within one
+            # window the reported reset drifts by a second or two (whole seconds, and the
+            # answer's time on the way): taking such an answer for a new window would put
+            # back the requests still in flight, and as many would be refused.
+            if self.remaining is None or reset_at > self.reset_at + NEW_WINDOW_JUMP:
+                # The new window's count does not hold the requests still on their way.
+                self.remaining, self.reset_at = max(0, remaining - self.in_flight), reset_at
             else:  # answers arrive out of order: the lower count is the safer one
                 self.remaining = min(self.remaining, remaining)
                 self.reset_at = max(self.reset_at, reset_at)
@@ -190,6 +214,7 @@ class KlaviyoDestination:
     def __init__(self, config: KlaviyoConfig, *, client: HttpClient | None = None):
         self.config = config
         self.batch_size = config.batch_size
+        self.pipeline_depth = config.pipeline_depth
         self.http = client or HttpClient(
             config.base_url,
             headers={
@@ -199,7 +224,7 @@ class KlaviyoDestination:
                 "Content-Type": "application/vnd.api+json",
             },
             secrets=[config.api_key],
-            pool_size=config.max_connections,
+            pool_size=config.max_connections * config.pipeline_depth,
         )
         self._pacers = {key: EndpointPacer(burst) for key, (burst, _) in TIERS.items()}
         self._ids: dict[str, str] = {}  # lower-cased email -> profile id, for this run
@@ -580,14 +605,17 @@ class KlaviyoDestination:
         pacer = self._pacers.get(key)
         if pacer is not None:
             pacer.before()
+        response: requests.Response | None = None
         try:
             response = self.http.request(method, path, accept=accept, **kw)
         except HttpError as exc:
+            response = exc.response
             raise KlaviyoError(
                 f"Klaviyo {method} {key.split(' ', 1)[1]} failed: {error_message(exc.response)}"
             ) from None
-        if pacer is not None:
-            pacer.after(response)
+        finally:
+            if pacer is not None:
+                pacer.after(response)
         return response
 
     def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:

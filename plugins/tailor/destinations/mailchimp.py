@@ -20,11 +20,13 @@ How each rule of the API shapes the calls:
   for different tags or chunks run at most `max_connections` at a time (Mailchimp allows
   10 simultaneous connections per user). An address the batch reports in `errors` fails
   only that change; the member tags endpoint is not used any more.
-- The sync engine is handed `parallel_batches` (default 5) API batches at once: their batch
+- The sync engine is handed `parallel_batches` (default 1) API batches at once: their batch
   subscribes go out side by side, then their segment calls, and the engine commits state
-  once they are all acknowledged. `pipeline_depth` (default 2) such groups are in flight,
-  so the next group is on the wire while one is committed; a semaphore keeps requests at
-  `max_connections` at once.
+  once they are all acknowledged. `pipeline_depth` (default 10, the connection limit) such
+  groups are in flight, each replaced by the next as soon as it is committed, so every
+  connection carries a batch subscribe and then its segment call, back to back; a
+  semaphore keeps requests at `max_connections` at once. Bodies are written and answers
+  read with orjson: a batch subscribe's answer holds 500 whole members.
 - Merge fields must exist before values for them are kept (unknown tags are silently
   dropped), and a list holds at most 30: `prepare` creates what is missing or fails clearly.
 - Leaving and consent go through single-member calls (as batch operations when more
@@ -47,6 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 import requests
 
 from tailor.destinations import Contact, Member, Outcome, TagChange
@@ -59,6 +62,7 @@ MAX_BATCH = 500
 MAX_MERGE_FIELDS = 30
 MAX_CONNECTIONS = 10
 SINGLE_CALLS_MAX = 3  # a batch operation costs 3 requests: fewer calls than that go alone
+JSON_BODY = {"Content-Type": "application/json"}
 MERGE_TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 T = TypeVar("T")
@@ -89,11 +93,12 @@ class MailchimpConfig:
     max_connections: int = 10
     # Calls of `batch_size` sent at once per step; the sync commits state after each group
     # of `batch_size * parallel_batches` rows, so a crash repeats at most that group.
-    parallel_batches: int = 5
-    # Groups in flight at once: the next group is sent while one is committed, so the
-    # connections do not idle while the sync does its own work. Requests never exceed
-    # `max_connections` at a time whatever these two say.
-    pipeline_depth: int = 2
+    parallel_batches: int = 1
+    # Groups in flight at once, each replaced by the next as soon as it is acknowledged
+    # and committed: with one call per group and as many groups as connections, every
+    # connection carries a batch subscribe then its segment call, back to back, as the
+    # limit allows. Requests never exceed `max_connections` at a time whatever these say.
+    pipeline_depth: int = 10
     batch_operations: int = 1000  # single-member calls per batch operation
     batch_timeout: float = 600.0  # seconds a batch operation may take
 
@@ -222,7 +227,8 @@ class MailchimpDestination:
                 f"{MAX_MERGE_FIELDS} per audience. Remove unused merge fields in Mailchimp or "
                 "drop some from the segments' meta.audience.merge_fields."
             )
-        for tag in missing:
+
+        def create(tag: str) -> None:
             name = tag.replace("_", " ").title()
             self._call(
                 "POST",
@@ -230,6 +236,8 @@ class MailchimpDestination:
                 json={"tag": tag, "name": name, "type": "text", "public": False},
             )
             log.info("created merge field %s in audience %s", tag, self.config.list_id)
+
+        self._parallel(create, missing)
 
     # ---- members -----------------------------------------------------------------------
 
@@ -259,7 +267,7 @@ class MailchimpDestination:
                 {
                     "email_address": m.email,
                     "status": m.status_if_new,
-                    "merge_fields": dict(m.merge_fields),
+                    "merge_fields": m.merge_fields,
                 }
                 for m in chunk
             ],
@@ -480,7 +488,7 @@ class MailchimpDestination:
         for i, op in enumerate(ops):
             operation: dict[str, Any] = {"method": op.method, "path": op.path}
             if op.body is not None:
-                operation["body"] = json.dumps(op.body)
+                operation["body"] = orjson.dumps(op.body).decode()
             operation["operation_id"] = str(i)
             operations.append(operation)
         batch = self._call("POST", "/batches", json={"operations": operations}).json()
@@ -519,7 +527,7 @@ class MailchimpDestination:
                 if entry.isfile() and entry.name.endswith(".json"):
                     handle = archive.extractfile(entry)
                     if handle is not None:
-                        items.extend(json.load(handle))
+                        items.extend(orjson.loads(handle.read()))
         return items
 
     # ---- plumbing ----------------------------------------------------------------------
@@ -527,14 +535,20 @@ class MailchimpDestination:
     def _call(
         self, method: str, path: str, *, accept: Iterable[int] = (), **kw: Any
     ) -> requests.Response:
-        """A request whose failure (other than the accepted statuses) fails the whole call."""
+        """A request whose failure (other than the accepted statuses) fails the whole call.
+        The body is written, and the answer's `.json()` read, by orjson."""
+        body = kw.pop("json", None)
+        if body is not None:
+            kw["data"], kw["headers"] = orjson.dumps(body), JSON_BODY
         try:
             with self._slots:
-                return self.http.request(method, path, accept=accept, **kw)
+                response = self.http.request(method, path, accept=accept, **kw)
         except HttpError as exc:
             raise MailchimpError(
                 f"Mailchimp {method} {path} failed: {problem_message(exc.response)}"
             ) from None
+        response.json = lambda **_: orjson.loads(response.content)  # type: ignore[method-assign]
+        return response
 
     def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         if len(items) <= 1:
