@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench import peak_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
@@ -177,7 +178,7 @@ def _build(root: Path) -> dict:
     return {
         "seconds": time.monotonic() - started,
         "cpu_seconds": time.process_time() - cpu,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb(),
         "models": {
             r["unique_id"].split(".")[-1]: r["execution_time"]
             for r in results

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bench import peak_mb
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,7 +98,7 @@ def _child(args: list[str]) -> dict:
     else:
         _splink(Path(records), Path(output))
     figures["seconds"] = time.perf_counter() - started
-    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_mb"] = peak_mb()
     return figures
 
 

@@ -53,6 +53,34 @@ touched as (
     where record_key in (select record_key from changed)
 ),
 
+-- A domain and last name (gmail.com and a common surname) can hold thousands of records,
+-- and int_identity__links skips a block above the cap: one that was above it before the
+-- change and still is links nothing either way, so its other records stay as they are.
+email_blocks_now as (
+    select split_part(email_key, '@', 2) || '|' || last_name_key as block, count(*) as size
+    from current_records
+    where email_key is not null and last_name_key is not null
+    group by 1
+),
+
+email_blocks_before as (
+    select split_part(email_key, '@', 2) || '|' || last_name_key as block, count(*) as size
+    from previous
+    where email_key is not null and last_name_key is not null
+    group by 1
+),
+
+touched_email_blocks as (
+    select split_part(email_key, '@', 2) || '|' || last_name_key as block
+    from touched
+    except
+    select block
+    from email_blocks_now
+    inner join email_blocks_before using (block)
+    where email_blocks_now.size > {{ var('tailor_identity_max_block_size') }}
+        and email_blocks_before.size > {{ var('tailor_identity_max_block_size') }}
+),
+
 neighbours as (
     select record_key from current_records
     where email_key in (select email_key from touched)
@@ -62,7 +90,7 @@ neighbours as (
     union
     select record_key from current_records
     where split_part(email_key, '@', 2) || '|' || last_name_key
-        in (select split_part(email_key, '@', 2) || '|' || last_name_key from touched)
+        in (select block from touched_email_blocks)
     union
     select record_key from current_records
     where postal_key || '|' || last_name_key
