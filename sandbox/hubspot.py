@@ -21,13 +21,16 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sandbox.http_base import BadRequest, Request, Response, paused_gc, read_jsonl
+
+if TYPE_CHECKING:
+    from sandbox.scale_hubspot import SyntheticContacts
 
 log = logging.getLogger("sandbox.hubspot")
 
@@ -131,6 +134,7 @@ class HubSpotStandIn:
         *,
         enforce_limits: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        synthetic: SyntheticContacts | None = None,
     ) -> None:
         self.token = token
         self.enforce_limits = enforce_limits
@@ -140,6 +144,15 @@ class HubSpotStandIn:
             "search": _RollingWindow(*SEARCH_LIMIT),
         }
         self.refused = 0
+        self.synthetic = synthetic
+        self._searches: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        if synthetic is not None:  # a scale run's contacts, made on demand (sandbox.scale_hubspot)
+            self.contacts, self.ids = synthetic.contacts, synthetic.ids
+            self.by_id, self.by_email = synthetic.by_id, synthetic.by_email
+            self.known_properties = synthetic.known_properties
+            log.info("hubspot stand-in: %d contacts made on demand", synthetic.count)
+            return
         with paused_gc():
             contacts = read_jsonl(Path(data_dir) / "hubspot_contacts.jsonl")
             self.contacts = sorted(contacts, key=lambda c: int(c["id"]))
@@ -149,8 +162,6 @@ class HubSpotStandIn:
                 str(c["properties"].get("email") or "").strip().lower(): c for c in self.contacts
             }
             self.known_properties = frozenset(k for c in self.contacts for k in c["properties"])
-        self._searches: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
         log.info("hubspot stand-in: %d contacts", len(self.contacts))
 
     # ----------------------------------------------------------------- HTTP
@@ -306,7 +317,10 @@ class HubSpotStandIn:
 
     # ----------------------------------------------------------------- search internals
 
-    def _matches(self, groups: Any, sorts: Any, query: Any) -> list[dict[str, Any]]:
+    def _matches(self, groups: Any, sorts: Any, query: Any) -> Sequence[dict[str, Any]]:
+        if self.synthetic is not None:
+            _group_predicate(groups)  # the same validation as for stored contacts
+            return self.synthetic.matches(groups, sorts, query)
         key = json.dumps([groups, sorts, query], sort_keys=True, default=str)
         with self._lock:
             if key in self._searches:

@@ -67,11 +67,13 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sandbox.http_base import BadRequest, Request, Response, read_jsonl
+from sandbox.mailchimp_reports import ActivityPages, StoredActivity, activity_body
 
 LIST_ID = "5d1e2f3a4b"
 LIST_NAME = "Tailor sandbox"
@@ -718,7 +720,20 @@ class MailchimpStandIn:
             if row["action"] == "click":
                 item["url"] = row.get("url") or ""
             member["rows"].append((_instant(row["timestamp"]), item))
-        self._members = {c: [m[h] for h in sorted(m)] for c, m in members.items()}
+        self.serve_reports(
+            self._campaigns,
+            {c: StoredActivity(c, [m[h] for h in sorted(m)]) for c, m in members.items()},
+            self._unsubscribes,
+        )
+
+    def serve_reports(
+        self,
+        campaigns: dict[str, dict],
+        activity: dict[str, ActivityPages],
+        unsubscribes: dict[str, Sequence[dict]],
+    ) -> None:
+        """Serve these campaigns, their email activity and unsubscribes (read-only)."""
+        self._campaigns, self._activity, self._unsubscribes = campaigns, activity, unsubscribes
 
     def _campaign(self, campaign_id: str) -> dict:
         campaign = self._campaigns.get(campaign_id)
@@ -780,26 +795,11 @@ class MailchimpStandIn:
         count = _int_param(req, "count", 10, MAX_COUNT)
         offset = _int_param(req, "offset", 0)
         since = _time_param(req, "since")
-        emails = []
-        for member in self._members[campaign_id]:
-            activity = [item for at, item in member["rows"] if since is None or at > since]
-            if activity:
-                emails.append((member, activity))
-        page = [
-            {
-                "campaign_id": campaign_id,
-                "list_id": member["list_id"],
-                "list_is_active": True,
-                "email_id": member["email_id"],
-                "email_address": member["email_address"],
-                "activity": activity,
-                "_links": [],
-            }
-            for member, activity in emails[offset : offset + count]
-        ]
+        total, entries = self._activity[campaign_id].page(since, offset, count)
         return Response(
             200,
-            {"emails": page, "campaign_id": campaign_id, "total_items": len(emails), "_links": []},
+            activity_body(campaign_id, total, entries),
+            {"Content-Type": "application/json; charset=utf-8"},
         )
 
     def _get_unsubscribed(self, req: Request, campaign_id: str) -> Response:

@@ -35,6 +35,9 @@ ADDRESS_ID_BASE = 9_012_345_000_000
 HISTORY_SECONDS = 3 * 365 * 86_400
 FULFILMENT_SECONDS = 2 * 86_400  # an order is updated (fulfilled) this long after it is placed
 SCALES = {"s1": (1_000_000, 4)}  # customers, orders per customer
+# HubSpot contacts and Mailchimp email activity events of a scale (sandbox.scale_hubspot,
+# sandbox.scale_mailchimp)
+CRM_SCALES = {"s1": (600_000, 20_000_000)}
 
 FIRST = ["Susan", "Amber", "James", "Maria", "Wei", "Fatima", "Lukas", "Chloé", "Noah", "Ava"]
 LAST = ["Webb", "Smith", "García", "Nguyen", "Müller", "Okafor", "Brown", "Rossi", "Kim", "Lee"]
@@ -63,6 +66,22 @@ def _mix(seed: int, kind: str, i: int) -> int:
     """A deterministic 64-bit number for record ``i`` of ``kind``."""
     digest = hashlib.blake2b(f"{seed}:{kind}:{i}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+def person(seed: int, i: int) -> tuple[str, str, str, int]:
+    """Customer ``i``'s (first name, last name, email, random bits): the same person in the
+    shop, the CRM and the audience, so that identity resolution has something to join."""
+    r = _mix(seed, "customer", i)
+    first, last = FIRST[r % len(FIRST)], LAST[(r >> 8) % len(LAST)]
+    email = f"{first.lower()}.{last.lower()}{i}@{DOMAINS[(r >> 40) % len(DOMAINS)]}"
+    return first, last, email, r
+
+
+def customer_index(email: str) -> int | None:
+    """The ``i`` of an address ``person`` made, or None."""
+    local = email.partition("@")[0]
+    digits = local[len(local.rstrip("0123456789")) :]
+    return int(digits) if digits and (digits == "0" or digits[0] != "0") else None
 
 
 class Lazy(Sequence[Any]):
@@ -210,13 +229,11 @@ class SyntheticShop:
         return cls(customers, per_customer)
 
     def customer(self, i: int) -> dict[str, Any]:
-        r = _mix(self.seed, "customer", i)
-        first, last = FIRST[r % len(FIRST)], LAST[(r >> 8) % len(LAST)]
+        first, last, email, r = person(self.seed, i)
         city, province, code, zip_code = CITIES[(r >> 16) % len(CITIES)]
         updated = self.customers.updated_at(i)
         created = max(self.start, updated - (r >> 24) % (400 * 86_400))
         phone = f"+1202{(r >> 32) % 10_000_000:07d}"
-        email = f"{first.lower()}.{last.lower()}{i}@{DOMAINS[(r >> 40) % len(DOMAINS)]}"
         orders = (r >> 48) % 9
         return {
             "id": f"gid://shopify/Customer/{self.customers.numeric_id(i)}",

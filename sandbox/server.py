@@ -232,9 +232,16 @@ class SandboxServer:
             synthetic=SyntheticShop.named(scale) if isinstance(scale, str) else scale,
         )
         self.hubspot = HubSpotStandIn(
-            self.data_dir, token=hubspot_token, enforce_limits=hubspot_limits
+            self.data_dir,
+            token=hubspot_token,
+            enforce_limits=hubspot_limits,
+            synthetic=_scale_contacts(scale),
         )
         self.mailchimp = _load_mailchimp(self.data_dir, mailchimp_key, mailchimp_latency)
+        if isinstance(scale, str) and self.mailchimp is not None:
+            from sandbox.scale_mailchimp import SyntheticReports
+
+            SyntheticReports.named(scale).serve(self.mailchimp)
         from sandbox.klaviyo import KlaviyoStandIn
 
         self.klaviyo = KlaviyoStandIn(klaviyo_key, state_path=self.data_dir / "klaviyo_state.json")
@@ -288,6 +295,15 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _scale_contacts(scale: str | SyntheticShop | None) -> Any | None:
+    """A named scale's HubSpot contacts, made on demand (a bare shop brings none)."""
+    if not isinstance(scale, str):
+        return None
+    from sandbox.scale_hubspot import SyntheticContacts
+
+    return SyntheticContacts.named(scale)
 
 
 def _load_mailchimp(data_dir: Path, api_key: str, latency: float = 0.0) -> Any | None:
@@ -377,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale",
         choices=["s1"],
-        help="serve Shopify customers and orders of this size, made on demand (sandbox.scale)",
+        help="serve Shopify customers and orders, HubSpot contacts and Mailchimp email "
+        "activity of this size, made on demand (sandbox.scale*)",
     )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests, 0..1")
     parser.add_argument("--fault-seed", type=int, default=0)

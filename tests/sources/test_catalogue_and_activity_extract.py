@@ -4,6 +4,7 @@ the sandbox into landing files, exactly, under paging, faults and malformed reco
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -314,3 +315,21 @@ def test_a_checkout_window_past_the_paging_cap_is_split_and_lands_everything(
     assert whole.rows == split.rows == total
     # checkouts page by id (their sort keys have no UPDATED_AT), so rows follow the windows
     assert landed(split.path) == landed(whole.path)
+
+
+def test_an_action_repeated_within_a_second_lands_once(store: Path, tmp_path: Path) -> None:
+    # Mailchimp lists two identical opens in the same second as two items of one member,
+    # so the repeat is in the same page as the first
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    activity = copy / "mailchimp_email_activity.jsonl"
+    lines = activity.read_text(encoding="utf-8").splitlines()
+    repeated = next(line for line in lines if json.loads(line)["action"] == "open")
+    activity.write_text("\n".join([*lines, repeated]) + "\n", encoding="utf-8")
+    with serve_in_thread(copy) as server:
+        result = mailchimp_activity.extract(
+            connections(server)["mailchimp"], "email_activity", HISTORY, AS_OF, tmp_path / "out"
+        )
+    ids = duckdb.sql(f"select id from read_parquet('{result.path}')").fetchall()
+    want = expected_activity(store, HISTORY, AS_OF)
+    assert result.rows == len(ids) == len(set(ids)) == len(want)

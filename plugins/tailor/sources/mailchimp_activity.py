@@ -246,10 +246,18 @@ def extract(
             # its reports cannot be asked for: the campaign goes to quarantine, with why
             writer.write_page([campaign])
             log.warning("mailchimp: a campaign without a usable id was quarantined")
+        # ids embed the campaign and pages come campaign by campaign, so a repeat can only be
+        # of the same campaign: the ids kept are one campaign's, not the interval's (millions)
         landed: set[str] = set()
+        campaign_id = None
         for rows in activity_pages(client, readable, start, end, page_size, connections):
-            fresh = [r for r in rows if r["id"] not in landed]
-            landed.update(r["id"] for r in fresh)
+            if rows and rows[0]["campaign_id"] != campaign_id:
+                campaign_id, landed = rows[0]["campaign_id"], set()
+            fresh = []
+            for row in rows:  # a repeat may be in the same page (one action twice a second)
+                if row["id"] not in landed:
+                    landed.add(row["id"])
+                    fresh.append(row)
             writer.write_page(fresh)
     result = writer.result()
     log.info(

@@ -65,6 +65,8 @@ DEFAULT_MIN_RECORDS = 10_000
 TERMINAL = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
 RETRYABLE_FAILURES = ("INTERNAL_SERVER_ERROR", "TIMEOUT")
 MAX_URL_REFRESHES = 5
+# the pause between polls, as a share of the time waited so far (see `_Operation.wait`)
+POLL_SHARE = 0.2
 MAX_DOWNLOAD_ATTEMPTS = 5
 PAGE = 1000  # records handed to the landing writer at a time
 BLOCK = 1 << 20  # bytes read at a time, backwards
@@ -247,17 +249,24 @@ class _Operation:
         return op
 
     def wait(self, op_id: str, deadline: float | None = None) -> dict[str, Any]:
-        """Poll with backoff until the operation ends; return its last state."""
+        """Poll with backoff until the operation ends; return its last state.
+
+        The pause between polls grows with the time waited so far (`POLL_SHARE` of it,
+        within `bulk_poll_initial` and `bulk_poll_max`), so noticing the end late costs at
+        most that share of the operation's own time, not a whole backoff step (a step of 1.6x
+        once doubled a small refresh's time when the operation ended just after a poll).
+        """
         deadline = deadline or time.monotonic() + self.timeout
-        delay = self.poll_initial
+        began = time.monotonic()
         while True:
             op = self.status(op_id)
             if op["status"] in TERMINAL:
                 return op
+            waited = time.monotonic() - began
+            delay = min(max(self.poll_initial, POLL_SHARE * waited), self.poll_max)
             if time.monotonic() + delay > deadline:
                 raise BulkError(f"bulk operation {op_id} still {op['status']} at the deadline")
             self.sleep(delay)
-            delay = min(delay * 1.6, self.poll_max)
 
     def download(self, op: dict[str, Any], dest: Path) -> None:
         """Stream the result to `dest`, asking for a fresh URL whenever one has expired."""
