@@ -649,6 +649,81 @@ def _tracked(category: str, campaign_id: str) -> str:
     )
 
 
+def campaign_record(
+    campaign_id: str,
+    web_id: int,
+    subject: str,
+    *,
+    created: int,
+    sent_at: int,
+    sent: int,
+    opens: int,
+    unique_opens: int,
+    clicks: int,
+    subscriber_clicks: int,
+) -> dict[str, Any]:
+    """A sent regular campaign as `GET /campaigns` shows it, with its report summary."""
+    return {
+        "id": campaign_id,
+        "web_id": web_id,
+        "type": "regular",
+        "create_time": _iso_offset(created),
+        "archive_url": f"https://eepurl.com/{campaign_id[:6]}",
+        "long_archive_url": (
+            f"https://us1.campaign-archive.com/?u=0123456789abcdef&id={campaign_id}"
+        ),
+        "status": "sent",
+        "emails_sent": sent,
+        "send_time": _iso_offset(sent_at),
+        "content_type": "template",
+        "needs_block_refresh": False,
+        "resendable": True,
+        "recipients": {
+            "list_id": LIST_ID,
+            "list_is_active": True,
+            "list_name": LIST_NAME,
+            "segment_text": "",
+            "recipient_count": sent,
+        },
+        "settings": {
+            "subject_line": subject,
+            "preview_text": "",
+            "title": f"{subject} ({datetime.fromtimestamp(sent_at, UTC):%Y-%m-%d})",
+            "from_name": "Tailor Outfitters",
+            "reply_to": "hello@tailor-sandbox.example",
+            "use_conversation": False,
+            "to_name": "*|FNAME|*",
+            "folder_id": "",
+            "authenticate": True,
+            "auto_footer": False,
+            "inline_css": False,
+            "auto_tweet": False,
+            "fb_comments": False,
+            "timewarp": False,
+            "template_id": 101,
+            "drag_and_drop": True,
+        },
+        "tracking": {
+            "opens": True,
+            "html_clicks": True,
+            "text_clicks": False,
+            "goal_tracking": False,
+            "ecomm360": True,
+            "google_analytics": "",
+            "clicktale": "",
+        },
+        "report_summary": {
+            "opens": opens,
+            "unique_opens": unique_opens,
+            "open_rate": round(unique_opens / sent, 4) if sent else 0,
+            "clicks": clicks,
+            "subscriber_clicks": subscriber_clicks,
+            "click_rate": round(subscriber_clicks / sent, 4) if sent else 0,
+        },
+        "delivery_status": {"enabled": False},
+    }
+
+
 def make_mailchimp(
     rng: random.Random,
     shoppers: list[Shopper],
@@ -735,63 +810,18 @@ def make_mailchimp(
         sent = len(recipients)
         subject = SUBJECTS[(web_id - 11_001) % len(SUBJECTS)]
         campaigns.append(
-            {
-                "id": campaign_id,
-                "web_id": web_id,
-                "type": "regular",
-                "create_time": _iso_offset(send - rng.randint(2 * DAY, 5 * DAY)),
-                "archive_url": f"https://eepurl.com/{campaign_id[:6]}",
-                "long_archive_url": f"https://us1.campaign-archive.com/?u=0123456789abcdef&id={campaign_id}",
-                "status": "sent",
-                "emails_sent": sent,
-                "send_time": _iso_offset(send),
-                "content_type": "template",
-                "needs_block_refresh": False,
-                "resendable": True,
-                "recipients": {
-                    "list_id": LIST_ID,
-                    "list_is_active": True,
-                    "list_name": LIST_NAME,
-                    "segment_text": "",
-                    "recipient_count": sent,
-                },
-                "settings": {
-                    "subject_line": subject,
-                    "preview_text": "",
-                    "title": f"{subject} ({datetime.fromtimestamp(send, UTC):%Y-%m-%d})",
-                    "from_name": "Tailor Outfitters",
-                    "reply_to": "hello@tailor-sandbox.example",
-                    "use_conversation": False,
-                    "to_name": "*|FNAME|*",
-                    "folder_id": "",
-                    "authenticate": True,
-                    "auto_footer": False,
-                    "inline_css": False,
-                    "auto_tweet": False,
-                    "fb_comments": False,
-                    "timewarp": False,
-                    "template_id": 101,
-                    "drag_and_drop": True,
-                },
-                "tracking": {
-                    "opens": True,
-                    "html_clicks": True,
-                    "text_clicks": False,
-                    "goal_tracking": False,
-                    "ecomm360": True,
-                    "google_analytics": "",
-                    "clicktale": "",
-                },
-                "report_summary": {
-                    "opens": opens,
-                    "unique_opens": len(openers),
-                    "open_rate": round(len(openers) / sent, 4) if sent else 0,
-                    "clicks": clicks,
-                    "subscriber_clicks": len(clickers),
-                    "click_rate": round(len(clickers) / sent, 4) if sent else 0,
-                },
-                "delivery_status": {"enabled": False},
-            }
+            campaign_record(
+                campaign_id,
+                web_id,
+                subject,
+                created=send - rng.randint(2 * DAY, 5 * DAY),
+                sent_at=send,
+                sent=sent,
+                opens=opens,
+                unique_opens=len(openers),
+                clicks=clicks,
+                subscriber_clicks=len(clickers),
+            )  # fmt: skip
         )
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     activity = [r[3] for r in rows]

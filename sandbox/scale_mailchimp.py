@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.generate_activity import LIST_ID, LIST_NAME, SHOP_URL, SUBJECTS, UNSUB_REASONS
+from sandbox.generate_activity import (
+    LIST_ID,
+    SHOP_URL,
+    SUBJECTS,
+    UNSUB_REASONS,
+    _iso_offset,
+    campaign_record,
+)
 from sandbox.mailchimp import MailchimpStandIn, subscriber_hash
 from sandbox.mailchimp_reports import member_entry
 from sandbox.scale import CRM_SCALES, SCALES, Lazy, _mix, person
@@ -37,10 +44,6 @@ EVENTS_PER_ACTIVE = 1 / BOUNCE_ONE_IN + (1 - 1 / BOUNCE_ONE_IN) * (
 )
 UNSUB_PER_ACTIVE = 1 / 400
 CATEGORIES = ("footwear", "apparel", "home", "outdoor")
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _stride(n: int) -> int:
@@ -82,7 +85,12 @@ class CampaignActivity:
         last = self.last_at(k)
         if r % BOUNCE_ONE_IN == 0:
             kind = "hard" if (r >> 6) % 5 == 0 else "soft"
-            return [(last, {"action": "bounce", "timestamp": _iso(last), "ip": None, "type": kind})]
+            return [
+                (
+                    last,
+                    {"action": "bounce", "timestamp": _iso_offset(last), "ip": None, "type": kind},
+                )
+            ]
         ip = f"{24 + (r >> 32) % 200}.{(r >> 40) % 256}.{(r >> 48) % 256}.{(r >> 56) % 254 + 1}"
         clicked = (r >> 24) % CLICK_ONE_IN == 0
         reopened = (r >> 28) % REOPEN_ONE_IN == 0
@@ -90,10 +98,13 @@ class CampaignActivity:
         times = [first]
         if reopened:
             times.append((first + last) // 2 if clicked else last)
-        out = [(at, {"action": "open", "timestamp": _iso(at), "ip": ip}) for at in times]
+        out = [(at, {"action": "open", "timestamp": _iso_offset(at), "ip": ip}) for at in times]
         if clicked:
             out.append(
-                (last, {"action": "click", "timestamp": _iso(last), "ip": ip, "url": self.url})
+                (
+                    last,
+                    {"action": "click", "timestamp": _iso_offset(last), "ip": ip, "url": self.url},
+                )
             )
         return out
 
@@ -120,7 +131,7 @@ class CampaignActivity:
         reason = UNSUB_REASONS[_mix(self.owner.seed, f"unsub:{self.number}", k) % 4]
         return {
             "email_address": self.email(self.active + k),
-            "timestamp": _iso(at),
+            "timestamp": _iso_offset(at),
             "reason": reason,
             "list_id": LIST_ID,
         }
@@ -169,48 +180,12 @@ class SyntheticReports:
         active = self.active_per_campaign
         openers = round(active * (1 - 1 / BOUNCE_ONE_IN))
         clickers = round(openers / CLICK_ONE_IN)
-        return {
-            "id": campaign_id,
-            "web_id": 21_001 + number,
-            "type": "regular",
-            "create_time": _iso(send - 3 * DAY),
-            "archive_url": f"https://eepurl.com/{campaign_id[:6]}",
-            "long_archive_url": (
-                f"https://us1.campaign-archive.com/?u=0123456789abcdef&id={campaign_id}"
-            ),
-            "status": "sent",
-            "emails_sent": self.n_customers,
-            "send_time": _iso(send),
-            "content_type": "template",
-            "needs_block_refresh": False,
-            "resendable": True,
-            "recipients": {
-                "list_id": LIST_ID,
-                "list_is_active": True,
-                "list_name": LIST_NAME,
-                "segment_text": "",
-                "recipient_count": self.n_customers,
-            },
-            "settings": {
-                "subject_line": subject,
-                "preview_text": "",
-                "title": f"{subject} ({datetime.fromtimestamp(send, UTC):%Y-%m-%d})",
-                "from_name": "Tailor Outfitters",
-                "reply_to": "hello@tailor-sandbox.example",
-                "to_name": "*|FNAME|*",
-                "template_id": 101,
-            },
-            "tracking": {"opens": True, "html_clicks": True, "text_clicks": False},
-            "report_summary": {
-                "opens": round(openers * (1 + 1 / REOPEN_ONE_IN)),
-                "unique_opens": openers,
-                "open_rate": round(openers / self.n_customers, 4),
-                "clicks": clickers,
-                "subscriber_clicks": clickers,
-                "click_rate": round(clickers / self.n_customers, 4),
-            },
-            "delivery_status": {"enabled": False},
-        }
+        return campaign_record(
+            campaign_id, 21_001 + number, subject,
+            created=send - 3 * DAY, sent_at=send, sent=self.n_customers,
+            opens=round(openers * (1 + 1 / REOPEN_ONE_IN)), unique_opens=openers,
+            clicks=clickers, subscriber_clicks=clickers,
+        )  # fmt: skip
 
     def serve(self, mailchimp: MailchimpStandIn) -> None:
         """Have the Mailchimp stand-in serve these campaigns' reports."""
