@@ -398,3 +398,34 @@ def test_csv_export_one_file_per_audience(warehouse, tmp_path):
     again = export_audiences(warehouse, out)
     assert {name: p.read_bytes() for name, p in again.items()} == before
     assert sorted(p.name for p in out.iterdir()) == ["frequent_buyers.csv", "lapsed.csv"]
+
+
+def test_a_bad_row_mid_stream_keeps_what_was_sent_and_the_rerun_sends_the_rest_once(
+    warehouse, standin, make_destination
+):
+    """Rows are planned as they stream to the destination: a row that cannot be read
+    stops the run with a clear error, after the batches already acknowledged are
+    committed; once it is fixed, a re-run sends only what is left, each member once."""
+    rows = [member_row(i) for i in range(250)]
+    rows[180]["merge_fields"] = json.dumps(["not", "an", "object"])
+    write_members(warehouse, rows)
+    sent: Counter = Counter()
+
+    dest = Recording(make_destination(batch_size=50), sent)
+    dest.pipeline_depth = 2
+    with pytest.raises(ValueError, match="must hold a JSON object"):
+        sync_destination(warehouse, dest, run_id="r1")
+    synced = query(warehouse, "select count(*) from main.sync_state where status = 'synced'")
+    assert synced[0][0] >= 100 and synced[0][0] % 50 == 0  # whole batches, none of row 180's
+    assert query(warehouse, "select status from main.sync_runs where run_id = 'r1'") == [
+        ("failed",)
+    ]
+
+    rows[180] = member_row(180)
+    write_members(warehouse, rows)
+    report = sync_destination(
+        warehouse, Recording(make_destination(batch_size=50), sent), run_id="r2"
+    )
+    assert report.audiences["frequent_buyers"].adds == 250 - synced[0][0]
+    assert len(sent) == 500 and set(sent.values()) == {1}  # 250 upserts + 250 tags, once each
+    assert len(standin._lists["5d1e2f3a4b"]["members"]) == 250

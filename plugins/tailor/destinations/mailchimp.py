@@ -23,10 +23,12 @@ How each rule of the API shapes the calls:
 - The sync engine is handed `parallel_batches` (default 1) API batches at once: their batch
   subscribes go out side by side, then their segment calls, and the engine commits state
   once they are all acknowledged. `pipeline_depth` (default 10, the connection limit) such
-  groups are in flight, each replaced by the next as soon as it is committed, so every
-  connection carries a batch subscribe and then its segment call, back to back; a
-  semaphore keeps requests at `max_connections` at once. Bodies are written and answers
-  read with orjson: a batch subscribe's answer holds 500 whole members.
+  groups are in flight, each replaced by the next as soon as it is acknowledged (its state
+  is written meanwhile), so every connection carries a batch subscribe and then its
+  segment call, back to back; a semaphore keeps requests at `max_connections` at once.
+  Bodies are written with orjson. A batch subscribe's answer holds 500 whole members and
+  a segment call's the members it tagged (about 400 kB each): msgspec decodes only the
+  fields read here and skips the rest, four times faster than building every member.
 - Merge fields must exist before values for them are kept (unknown tags are silently
   dropped), and a list holds at most 30: `prepare` creates what is missing or fails clearly.
 - Leaving and consent go through single-member calls (as batch operations when more
@@ -49,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import msgspec
 import orjson
 import requests
 
@@ -84,6 +87,53 @@ class MailchimpError(RuntimeError):
     """The whole call failed (configuration, credentials, limits): nothing per-row about it."""
 
 
+# The parts of the two bulk answers the sync reads; anything else in them is skipped.
+class _NewMember(msgspec.Struct):
+    email_address: Any = ""
+
+
+class _SubscribeError(msgspec.Struct):
+    email_address: Any = ""
+    error: Any = None
+    error_code: Any = None
+    field: Any = None
+    field_message: Any = None
+
+
+class _SubscribeAnswer(msgspec.Struct):
+    new_members: list[_NewMember] | None = None
+    errors: list[_SubscribeError] | None = None
+    total_created: Any = 0
+
+
+class _SegmentError(msgspec.Struct):
+    email_addresses: list[Any] | None = None
+    error: Any = None
+
+
+class _SegmentAnswer(msgspec.Struct):
+    errors: list[_SegmentError] | None = None
+
+
+_SUBSCRIBE_ANSWER = msgspec.json.Decoder(_SubscribeAnswer)
+_SEGMENT_ANSWER = msgspec.json.Decoder(_SegmentAnswer)
+_S = TypeVar("_S")
+
+
+def _json(response: requests.Response) -> Any:
+    return orjson.loads(response.content)
+
+
+def _answer(response: requests.Response, decoder: msgspec.json.Decoder[_S]) -> _S:
+    try:
+        return decoder.decode(response.content)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise MailchimpError(
+            f"Mailchimp answered {response.request.method} {response.request.path_url} with a "
+            f"body the sync cannot read: {exc}"
+        ) from None
+
+
 @dataclass
 class MailchimpConfig:
     base_url: str  # API root, e.g. https://us21.api.mailchimp.com/3.0 ("/3.0" added if absent)
@@ -95,7 +145,7 @@ class MailchimpConfig:
     # of `batch_size * parallel_batches` rows, so a crash repeats at most that group.
     parallel_batches: int = 1
     # Groups in flight at once, each replaced by the next as soon as it is acknowledged
-    # and committed: with one call per group and as many groups as connections, every
+    # (and committed meanwhile): with one call per group and as many groups as connections, every
     # connection carries a batch subscribe then its segment call, back to back, as the
     # limit allows. Requests never exceed `max_connections` at a time whatever these say.
     pipeline_depth: int = 10
@@ -203,9 +253,13 @@ class MailchimpDestination:
     def merge_fields(self) -> list[dict[str, Any]]:
         fields: list[dict[str, Any]] = []
         while True:
-            page = self._call(
-                "GET", f"{self._list}/merge-fields", params={"count": 1000, "offset": len(fields)}
-            ).json()
+            page = _json(
+                self._call(
+                    "GET",
+                    f"{self._list}/merge-fields",
+                    params={"count": 1000, "offset": len(fields)},
+                )
+            )
             fields.extend(page.get("merge_fields") or [])
             if not page.get("merge_fields") or len(fields) >= page.get("total_items", 0):
                 return fields
@@ -273,28 +327,28 @@ class MailchimpDestination:
             ],
             "update_existing": False,
         }
-        result = self._call("POST", self._list, json=body).json()
+        result = _answer(self._call("POST", self._list, json=body), _SUBSCRIBE_ANSWER)
         by_email = {m.email.lower(): m for m in chunk}
         outcomes: list[Outcome] = []
         exists: list[Member] = []
         answered: set[str] = set()
-        for new in result.get("new_members") or []:
-            email = str(new.get("email_address", "")).lower()
+        for new in result.new_members or ():
+            email = str(new.email_address or "").lower()
             if email in by_email:
                 outcomes.append(Outcome(by_email[email].key, True))
                 answered.add(email)
-        for err in result.get("errors") or []:
-            email = str(err.get("email_address", "")).lower()
+        for err in result.errors or ():
+            email = str(err.email_address or "").lower()
             member = by_email.get(email)
             if member is None:
                 continue
             answered.add(email)
-            if err.get("error_code") == "ERROR_CONTACT_EXISTS":
+            if err.error_code == "ERROR_CONTACT_EXISTS":
                 exists.append(member)
                 continue
-            message = str(err.get("error") or "rejected by Mailchimp")
-            if err.get("field"):
-                message += f" ({err['field']}: {err.get('field_message') or ''})".rstrip()
+            message = str(err.error or "rejected by Mailchimp")
+            if err.field:
+                message += f" ({err.field}: {err.field_message or ''})".rstrip()
             outcomes.append(Outcome(member.key, False, message))
             log.info("mailchimp rejected %s: %s", mask_email(member.email), message)
         for email, member in by_email.items():
@@ -302,7 +356,7 @@ class MailchimpDestination:
                 outcomes.append(Outcome(member.key, False, "Mailchimp did not report this member"))
         log.info(
             "batch subscribe: %d new, %d existing, %d rejected",
-            result.get("total_created", 0),
+            result.total_created,
             len(exists),
             sum(1 for o in outcomes if not o.ok),
         )
@@ -372,9 +426,9 @@ class MailchimpDestination:
             log.info("mailchimp refused a tag batch of %d: %s", len(chunk), message)
             return {(c.email.lower(), c.tag): Outcome(c.key, False, message) for c in chunk}
         refused: dict[str, str] = {}
-        for err in response.json().get("errors") or []:
-            for email in err.get("email_addresses") or []:
-                refused[str(email).lower()] = str(err.get("error") or "rejected by Mailchimp")
+        for err in _answer(response, _SEGMENT_ANSWER).errors or ():
+            for email in err.email_addresses or ():
+                refused[str(email).lower()] = str(err.error or "rejected by Mailchimp")
         results: dict[tuple[str, str], Outcome] = {}
         for c in chunk:
             error = refused.get(c.email.lower())
@@ -391,9 +445,11 @@ class MailchimpDestination:
             if self._segments is None:
                 self._segments = self._static_segments()
             if tag not in self._segments and create:
-                created = self._call(
-                    "POST", f"{self._list}/segments", json={"name": tag, "static_segment": []}
-                ).json()
+                created = _json(
+                    self._call(
+                        "POST", f"{self._list}/segments", json={"name": tag, "static_segment": []}
+                    )
+                )
                 self._segments[tag] = int(created["id"])
                 log.info("created tag %r in audience %s", tag, self.config.list_id)
             return self._segments.get(tag)
@@ -402,11 +458,13 @@ class MailchimpDestination:
         found: dict[str, int] = {}
         offset = 0
         while True:
-            page = self._call(
-                "GET",
-                f"{self._list}/segments",
-                params={"type": "static", "count": 1000, "offset": offset},
-            ).json()
+            page = _json(
+                self._call(
+                    "GET",
+                    f"{self._list}/segments",
+                    params={"type": "static", "count": 1000, "offset": offset},
+                )
+            )
             segments = page.get("segments") or []
             for segment in segments:
                 found.setdefault(str(segment["name"]), int(segment["id"]))
@@ -491,7 +549,7 @@ class MailchimpDestination:
                 operation["body"] = orjson.dumps(op.body).decode()
             operation["operation_id"] = str(i)
             operations.append(operation)
-        batch = self._call("POST", "/batches", json={"operations": operations}).json()
+        batch = _json(self._call("POST", "/batches", json={"operations": operations}))
         deadline = time.monotonic() + self.config.batch_timeout
         pause = 0.05
         while batch.get("status") != "finished":
@@ -502,7 +560,7 @@ class MailchimpDestination:
                 )
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
-            batch = self._call("GET", f"/batches/{batch['id']}").json()
+            batch = _json(self._call("GET", f"/batches/{batch['id']}"))
         answers: dict[str, tuple[int, str]] = {}
         for item in self._batch_results(str(batch.get("response_body_url") or "")):
             answers[str(item.get("operation_id"))] = (
@@ -536,7 +594,7 @@ class MailchimpDestination:
         self, method: str, path: str, *, accept: Iterable[int] = (), **kw: Any
     ) -> requests.Response:
         """A request whose failure (other than the accepted statuses) fails the whole call.
-        The body is written, and the answer's `.json()` read, by orjson."""
+        The body is written by orjson; `_json` reads an answer."""
         body = kw.pop("json", None)
         if body is not None:
             kw["data"], kw["headers"] = orjson.dumps(body), JSON_BODY
@@ -547,7 +605,6 @@ class MailchimpDestination:
             raise MailchimpError(
                 f"Mailchimp {method} {path} failed: {problem_message(exc.response)}"
             ) from None
-        response.json = lambda **_: orjson.loads(response.content)  # type: ignore[method-assign]
         return response
 
     def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:

@@ -22,14 +22,21 @@ destination once, is remembered by hash in `sync_erasures`, and blanks their sta
 
 Safety: when a run would remove more than `max_removal_share` (default 20%) of an
 audience's synced members, nothing is sent and `SafetyStop` says why, unless forced: a
-broken upstream load must not empty a list.
+broken upstream load must not empty a list. The share is counted in SQL before anything
+is sent; the plan counts it again from the rows and is checked before removing.
+
+Streaming: an audience's rows are read, planned and sent in one stream, a chunk at a
+time, so the first batches are on the wire while the rest are still being read (a
+million rows took 12 seconds to read and plan before the first request), and no
+audience is ever held whole in memory; only the state read at the start is.
 
 State is committed after every batch the destination acknowledged, in one transaction,
 so a crash between batches neither loses a send nor repeats one; a crash inside a batch
 repeats at most that batch, which every destination call tolerates (upserts and tag
 changes are idempotent). A destination may set `pipeline_depth` (default 1) to have that
-many batches in flight at once, each committed as soon as it is acknowledged and replaced
-on the wire by the next: a crash then repeats at most those in flight.
+many batches in flight at once, each replaced on the wire by the next as soon as it is
+acknowledged, while a writer thread commits it (with any others acknowledged while it
+wrote): a crash then repeats at most those in flight and those not yet written.
 A row the ESP rejects is recorded as `failed` with the ESP's message and retried on the
 next run; it never fails the rest of its batch.
 
@@ -43,9 +50,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +133,13 @@ REVOKED_CONSENT = frozenset(
 )
 DEFAULT_MAX_REMOVAL_SHARE = 0.2
 SAMPLE_SIZE = 5
-READ_CHUNK = 50_000  # audience_members rows fetched at a time
+FRESH = "_fresh"  # a state record's mark: no row for its key when the run began
+READ_CHUNK = 10_000  # audience_members rows fetched at a time
 MEMBERS_SQL = """
-select audience, esp_tag, customer_id, email, email_status, first_name, last_name,
-       merge_fields
+select esp_tag, customer_id, email, email_status, first_name, last_name, merge_fields
 from main.audience_members
-order by audience, customer_id
+where audience = ?
+order by customer_id
 """
 
 
@@ -234,28 +243,28 @@ class _Prev:
 
 @dataclass
 class _Plan:
+    """One audience's plan, counted as its rows stream past: only the removals (state
+    entries no row holds any more) and a few sample addresses are kept."""
+
     audience: str
-    sends: list[tuple[_Row, _Prev | None]] = field(default_factory=list)  # adds and updates
     removals: list[tuple[str, _Prev]] = field(default_factory=list)  # (customer_id, prev)
     adds: int = 0
     updates: int = 0
     unchanged: int = 0
-    skipped: list[_Row] = field(default_factory=list)
+    skipped: int = 0
     active_before: int = 0  # members synced (or failing) before this run
-    present: frozenset[str] = frozenset()  # lower-cased emails in the audience after the run
+    seen: set[str] = field(default_factory=set)  # customer ids read
+    present: set[str] = field(default_factory=set)  # customer ids that may be sent
+    sample: dict[str, list[str]] = field(
+        default_factory=lambda: {"add": [], "update": [], "remove": [], "skip": []}
+    )
+
+    def note(self, action: str, email: str | None) -> None:
+        if len(self.sample[action]) < SAMPLE_SIZE:
+            self.sample[action].append(mask_email(email))
 
     def samples(self) -> dict[str, list[str]]:
-        def masked(emails: Iterable[str | None]) -> list[str]:
-            return [mask_email(e) for e in list(emails)[:SAMPLE_SIZE]]
-
-        return {
-            "add": masked(r.email for r, p in self.sends if p is None or p.status == "removed"),
-            "update": masked(
-                r.email for r, p in self.sends if p is not None and p.status != "removed"
-            ),
-            "remove": masked(p.email for _, p in self.removals),
-            "skip": masked(r.email for r in self.skipped),
-        }
+        return {action: list(emails) for action, emails in self.sample.items()}
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -306,17 +315,16 @@ def payload_hash(email: str, email_status: str, merge_fields: dict[str, str], es
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
-def _read_members(con: Any) -> dict[str, dict[str, _Row]]:
-    """Every row of `audience_members`, parsed and hashed; read as plain tuples in chunks
-    (no data frame: a million rows must not cost minutes)."""
-    cursor = con.execute(MEMBERS_SQL)
-    by_audience: dict[str, dict[str, _Row]] = {}
+def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
+    """One audience's rows of `audience_members`, parsed and hashed as they are fetched,
+    a chunk at a time (no data frame, and never the whole table in memory)."""
+    cursor = con.execute(MEMBERS_SQL, [audience])
     while chunk := cursor.fetchmany(READ_CHUNK):
-        for audience, esp_tag, customer_id, email, status, first, last, raw in chunk:
+        for esp_tag, customer_id, email, status, first, last, raw in chunk:
             first = None if _missing(first) else first
             last = None if _missing(last) else last
             merge = merge_values(None if _missing(raw) else raw, first, last)
-            row = _Row(
+            yield _Row(
                 audience,
                 str(customer_id),
                 email,
@@ -325,8 +333,6 @@ def _read_members(con: Any) -> dict[str, dict[str, _Row]]:
                 merge,
                 payload_hash(email, status, merge, esp_tag),
             )
-            by_audience.setdefault(audience, {})[row.customer_id] = row
-    return by_audience
 
 
 def _missing(value: Any) -> bool:
@@ -351,40 +357,56 @@ def _read_state(con: Any, destination: str) -> dict[str, dict[str, _Prev]]:
     return state
 
 
-def plan_audience(
-    audience: str,
-    rows: dict[str, _Row],
+def plan_rows(
+    plan: _Plan,
+    rows: Iterable[_Row],
     state: dict[str, _Prev],
     erased: frozenset[str] = frozenset(),
-) -> _Plan:
-    """Adds, updates, removals and skips for one audience. A row whose status allows no
-    marketing, or whose address is to be erased, is skipped; if it was sent before, it
-    leaves the audience (an erased one is handled by the erasure instead)."""
-    plan = _Plan(audience)
-    present: dict[str, _Row] = {}
-    for customer_id, row in rows.items():
-        if row.email_status in SENDABLE_STATUSES and row.email.lower() not in erased:
-            present[customer_id] = row
-        else:
-            plan.skipped.append(row)
-    plan.present = frozenset(row.email.lower() for row in present.values())
-    for customer_id, row in present.items():
-        prev = state.get(customer_id)
+) -> Iterator[tuple[_Row, _Prev | None]]:
+    """The adds and updates among `rows` (one audience's), as they come; the plan counts
+    the rest. A row whose status allows no marketing, or whose address is to be erased, is
+    skipped. A customer listed twice keeps its first row (the model's tests forbid it)."""
+    for row in rows:
+        if row.customer_id in plan.seen:
+            log.warning(
+                "%s lists customer %s twice; the first row is used", plan.audience, row.customer_id
+            )
+            continue
+        plan.seen.add(row.customer_id)
+        if row.email_status not in SENDABLE_STATUSES or row.email.lower() in erased:
+            plan.skipped += 1
+            plan.note("skip", row.email)
+            continue
+        plan.present.add(row.customer_id)
+        prev = state.get(row.customer_id)
         if prev is None or prev.status == "removed":
-            plan.sends.append((row, prev))
             plan.adds += 1
+            plan.note("add", row.email)
         elif prev.status == "failed" or prev.payload_hash != row.payload_hash:
-            plan.sends.append((row, prev))
             plan.updates += 1
+            plan.note("update", row.email)
         else:
             plan.unchanged += 1
+            continue
+        yield row, prev
+
+
+def finish_plan(plan: _Plan, state: dict[str, _Prev], erased: frozenset[str] = frozenset()) -> None:
+    """Once every row has been planned: the members sent before that no row holds now
+    leave the audience (an erased one is handled by the erasure instead)."""
     for customer_id, prev in state.items():
         if prev.status in ("removed", "erased"):
             continue
         plan.active_before += 1
-        if customer_id not in present and (prev.email or "").lower() not in erased:
+        if customer_id not in plan.present and (prev.email or "").lower() not in erased:
             plan.removals.append((customer_id, prev))
-    return plan
+            plan.note("remove", prev.email)
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 # ---- running ------------------------------------------------------------------------------
@@ -421,6 +443,62 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _StateWriter:
+    """Commits the records it is given, in a thread of its own, in order; what arrives
+    while a transaction is written goes into the next one. A failed write stops it: the
+    failure is raised by the next `put` and by `close`, which waits for the rest."""
+
+    def __init__(self, commit: Callable[[list[dict[str, Any]]], None]):
+        import queue
+        import threading
+
+        self._commit = commit
+        self._queue: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sync-state", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+
+        closing = False
+        while not closing:
+            records = self._queue.get()
+            if records is None:
+                return
+            while True:  # everything already waiting goes in the same transaction
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                records += more
+            if self._error is not None:
+                continue
+            try:
+                self._commit(records)
+            except BaseException as exc:  # noqa: BLE001 - handed to the sending thread
+                self._error = exc
+            # What outlives a batch (addresses sent, customers seen) only grows, a million
+            # entries at scale: frozen, full collections stop re-scanning it. The run
+            # unfreezes it at its end.
+            gc.freeze()
+
+    def put(self, records: list[dict[str, Any]]) -> None:
+        if self._error is not None:
+            raise self._error
+        if records:
+            self._queue.put(records)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class _Engine:
     def __init__(
         self,
@@ -442,26 +520,43 @@ class _Engine:
         self.kept_fields: dict[str, set[str]] = {}
 
     def commit(self, records: Iterable[dict[str, Any]]) -> None:
-        """Write one batch's outcomes to sync_state in one transaction (bulk, via Arrow)."""
-        import pyarrow as pa
+        """Write outcomes to sync_state in one transaction (bulk, via Arrow). Rows marked
+        `FRESH` (no state row when the run began) are inserted, without the replace's
+        look-up, which costs more than the insert; should one exist after all (another run
+        wrote it meanwhile), the whole transaction is written again as replaces."""
+        import duckdb
 
         rows = list(records)
         if not rows:
             return
-        frame = pa.Table.from_pylist(rows, schema=_state_schema())
-        self.con.register("_tailor_sync_batch", frame)
+        fresh = [r for r in rows if r.get(FRESH)]
+        known = [r for r in rows if not r.get(FRESH)] if fresh else rows
         try:
-            self.con.execute("begin transaction")
-            self.con.execute(
-                f"insert or replace into main.sync_state ({', '.join(STATE_COLUMNS)}) "
-                f"select {', '.join(STATE_COLUMNS)} from _tailor_sync_batch"
-            )
+            self._write([("insert", fresh), ("insert or replace", known)])
+        except duckdb.ConstraintException:
+            self._write([("insert or replace", rows)])
+
+    def _write(self, parts: Sequence[tuple[str, list[dict[str, Any]]]]) -> None:
+        import pyarrow as pa
+
+        columns = ", ".join(STATE_COLUMNS)
+        self.con.execute("begin transaction")
+        try:
+            for verb, part in parts:
+                if not part:
+                    continue
+                self.con.register("_tailor_sync_batch", pa.Table.from_pylist(part, _state_schema()))
+                try:
+                    self.con.execute(
+                        f"{verb} into main.sync_state ({columns}) "
+                        f"select {columns} from _tailor_sync_batch"
+                    )
+                finally:
+                    self.con.unregister("_tailor_sync_batch")
             self.con.execute("commit")
-        except Exception:
+        except BaseException:
             self.con.execute("rollback")
             raise
-        finally:
-            self.con.unregister("_tailor_sync_batch")
 
     def send_batch(
         self,
@@ -480,12 +575,15 @@ class _Engine:
         failures: list[Failure],
         depth: int,
     ) -> None:
-        """Send batches with up to `depth` in flight, each settled (committed) as soon as it
-        is acknowledged, and the next sent at once in its place: the destination's
-        connections stay busy while the outcomes are recorded. Only the network part runs in
-        worker threads; the warehouse is written here alone. After a failure nothing new is
-        sent, the batches already on the wire are waited for and those acknowledged are
-        still committed, then the failure is raised: a crash repeats at most `depth` batches.
+        """Send batches with up to `depth` in flight, each replaced on the wire by the next
+        as soon as it is acknowledged, and committed by a writer thread meanwhile (the
+        batches acknowledged while it writes go in its next transaction): the destination's
+        connections stay busy while the state is written. The network part runs in worker
+        threads, the planning (`batches` is read lazily) here, the warehouse writes in the
+        writer alone. After a failure (sending, planning or writing) nothing new is sent,
+        the batches already on the wire are waited for and those acknowledged are still
+        committed, then the failure is raised: a crash repeats at most the batches in
+        flight and those not yet written.
         """
         if depth <= 1:
             for batch in batches:
@@ -496,32 +594,50 @@ class _Engine:
         todo = iter(batches)
         in_flight: dict[Future, Sequence[tuple[_Row, _Prev | None]]] = {}
         error: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="sync") as pool:
+        writer = _StateWriter(self.commit)
+        # Every row makes a dozen short-lived containers (ten million at scale): collected
+        # every 700 allocations, as by default, the young generations cost seconds of
+        # interpreter time that the sending threads wait for.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
+        try:
+            with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="sync") as pool:
 
-            def refill() -> None:
-                while error is None and len(in_flight) < depth:
-                    batch = next(todo, None)
-                    if batch is None:
-                        return
-                    in_flight[pool.submit(self.deliver, batch)] = batch
+                def refill() -> None:
+                    nonlocal error
+                    while error is None and len(in_flight) < depth:
+                        try:
+                            batch = next(todo, None)
+                        except BaseException as exc:  # noqa: BLE001 - raised once all settle
+                            error = exc
+                            return
+                        if batch is None:
+                            return
+                        in_flight[pool.submit(self.deliver, batch)] = batch
 
-            refill()
-            while in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                # The batches acknowledged meanwhile are committed together, in one
-                # transaction, once their places are back on the wire.
-                records: list[dict[str, Any]] = []
-                for future in done:
-                    batch = in_flight.pop(future)
-                    try:
-                        records += self.outcomes(audience, batch, future.result(), counts, failures)
-                    except BaseException as exc:  # noqa: BLE001 - raised once the rest settle
-                        error = error or exc
                 refill()
-                try:
-                    self.commit(records)
-                except BaseException as exc:  # noqa: BLE001 - as above
-                    error = error or exc
+                while in_flight:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    acknowledged = [(future, in_flight.pop(future)) for future in done]
+                    refill()  # the places are back on the wire before anything is recorded
+                    records: list[dict[str, Any]] = []
+                    for future, batch in acknowledged:
+                        try:
+                            delivery = future.result()
+                        except BaseException as exc:  # noqa: BLE001 - as above
+                            error = error or exc
+                            continue
+                        records += self.outcomes(audience, batch, delivery, counts, failures)
+                    try:
+                        writer.put(records)
+                    except BaseException as exc:  # noqa: BLE001 - as above
+                        error = error or exc
+        finally:
+            gc.set_threshold(*thresholds)
+            try:
+                writer.close()
+            except BaseException as exc:  # noqa: BLE001 - as above
+                error = error or exc
         if error is not None:
             raise error
 
@@ -619,6 +735,7 @@ class _Engine:
                         None,
                         now,
                         row.esp_tag,
+                        fresh=prev is None,
                     )
                 )
             else:
@@ -636,6 +753,7 @@ class _Engine:
                         error,
                         now,
                         prev.esp_tag if keep else row.esp_tag,
+                        fresh=prev is None,
                     )
                 )
         return records
@@ -802,8 +920,10 @@ class _Engine:
         error: str | None,
         now: datetime,
         esp_tag: str | None,
+        fresh: bool = False,
     ) -> dict[str, Any]:
         return {
+            FRESH: fresh,
             "destination": self.dest.name,
             "audience": audience,
             "customer_id": customer_id,
@@ -900,31 +1020,172 @@ def _revoked_customers(con: Any) -> frozenset[str]:
     return frozenset(str(r[0]) for r in rows)
 
 
-def _kept_fields(
-    members: dict[str, dict[str, _Row]], plans: Sequence[_Plan]
-) -> dict[str, set[str]]:
-    """The merge tags each contact that leaves some audience still gets from the audiences
-    it stays in (one pass over the members, kept only for those contacts)."""
-    leaving = {(prev.email or "").lower() for p in plans for _, prev in p.removals}
-    leaving.discard("")
+def _staying(
+    con: Any, emails: Iterable[str | None], erased: frozenset[str]
+) -> tuple[frozenset[str], dict[str, set[str]]]:
+    """Of these addresses (contacts leaving an audience), those some audience still holds
+    after the run, lower-cased, and the merge tags those audiences send them."""
+    wanted = sorted({e.lower() for e in emails if e})
+    if not wanted:
+        return frozenset(), {}
+    statuses = ", ".join(f"'{s}'" for s in sorted(SENDABLE_STATUSES))
+    rows = con.execute(
+        "select email, first_name, last_name, merge_fields from main.audience_members "
+        f"where email_status in ({statuses}) "
+        "and lower(email) in (select unnest(?::varchar[]))",
+        [wanted],
+    ).fetchall()
     kept: dict[str, set[str]] = {}
-    if not leaving:
-        return kept
-    for plan in plans:
-        for row in members.get(plan.audience, {}).values():
-            email = row.email.lower()
-            if email in leaving and email in plan.present:
-                kept.setdefault(email, set()).update(row.merge_fields)
-    return kept
+    for email, first, last, raw in rows:
+        email = email.lower()
+        if email in erased:
+            continue
+        first = None if _missing(first) else first
+        last = None if _missing(last) else last
+        kept.setdefault(email, set()).update(
+            merge_values(None if _missing(raw) else raw, first, last)
+        )
+    return frozenset(kept), kept
 
 
-def _safety_reasons(plans: Sequence[_Plan], share: float) -> list[str]:
+@dataclass
+class _Run:
+    """How one run sends: batch size, batches in flight, merge fields made, safety."""
+
+    size: int
+    depth: int
+    prepared: set[str]  # merge tags the destination has been asked to have
+    max_removal_share: float
+    force: bool
+    dry_run: bool
+
+
+def _sync_audience(
+    engine: _Engine,
+    reader: Any,
+    plan: _Plan,
+    past: dict[str, _Prev],
+    erased: frozenset[str],
+    spec: AudienceSpec,
+    report: SyncReport,
+    run: _Run,
+) -> None:
+    """Stream one audience's rows through planning into the destination, then remove
+    the members no row holds any more; record the run."""
+    name = plan.audience
+    started = _now()
+    counts = report.audiences[name] = AudienceCounts()
+    sends = plan_rows(plan, _member_rows(reader, name), past, erased)
+    try:
+        if run.dry_run:
+            for _ in sends:
+                pass
+        else:
+            batches = _prepared(_batched(sends, run.size), engine.dest, run.prepared)
+            engine.send_batches(name, batches, counts, report.failures, run.depth)
+        finish_plan(plan, past, erased)
+        counts.unchanged, counts.skipped = plan.unchanged, plan.skipped
+        report.samples[name] = plan.samples()
+        share = [(name, len(plan.removals), plan.active_before)]
+        stop = [] if run.force else _safety_reasons(share, run.max_removal_share)
+        if run.dry_run:
+            report.stopped += stop
+            counts.adds, counts.updates = plan.adds, plan.updates
+            counts.removals = len(plan.removals)
+            return
+        if stop:  # the rows disagree with the count made before sending: remove nothing
+            report.stopped += stop
+            raise SafetyStop(f"{engine.dest.name} sync stopped before removing: " + "; ".join(stop))
+        if plan.removals:
+            leaving = (prev.email for _, prev in plan.removals)
+            engine.still_present, engine.kept_fields = _staying(reader, leaving, erased)
+        for batch in _chunks(plan.removals, run.size):
+            engine.remove_batch(spec, batch, counts, report.failures)
+    except SafetyStop:
+        engine.record_run(name, started, counts, "stopped")
+        raise
+    except BaseException:
+        if not run.dry_run:
+            engine.record_run(name, started, counts, "failed")
+        raise
+    if run.dry_run:
+        return
+    engine.record_run(name, started, counts, "success" if counts.failed == 0 else "partial")
+    log.info(
+        "%s %s: +%d ~%d -%d =%d !%d skipped %d",
+        engine.dest.name,
+        name,
+        counts.adds,
+        counts.updates,
+        counts.removals,
+        counts.unchanged,
+        counts.failed,
+        counts.skipped,
+    )
+
+
+def _audience_names(con: Any) -> list[str]:
+    rows = con.execute("select distinct audience from main.audience_members").fetchall()
+    return [r[0] for r in rows]
+
+
+def _prepared(
+    batches: Iterable[list[tuple[_Row, _Prev | None]]],
+    destination: Destination,
+    prepared: set[str],
+) -> Iterator[list[tuple[_Row, _Prev | None]]]:
+    """The batches, each let through once the destination has the merge fields it sends
+    (asked for before the first batch that needs them: a run that sends nothing asks
+    nothing)."""
+    for batch in batches:
+        tags = {tag for row, _ in batch for tag in row.merge_fields} - prepared
+        if tags:
+            destination.prepare(sorted(tags))
+            prepared.update(tags)
+        yield batch
+
+
+def _removal_counts(
+    con: Any, destination: str, erased: frozenset[str]
+) -> list[tuple[str, int, int]]:
+    """Per audience: how many members synced before no row holds any more, and how many
+    were synced before. Counted in SQL before anything is sent, for the safety stop; the
+    plan counts them again as the rows stream past, and is checked before removing."""
+    if not _table_exists(con, "sync_state"):
+        return []
+    statuses = ", ".join(f"'{s}'" for s in sorted(SENDABLE_STATUSES))
+    rows = con.execute(
+        f"""
+        with present as (
+            select distinct audience, customer_id::varchar as customer_id
+            from main.audience_members
+            where email_status in ({statuses})
+              and lower(email) not in (select unnest(?::varchar[]))
+        )
+        select s.audience, count(*) as active_before,
+               count(*) filter (
+                   where p.customer_id is null
+                     and lower(coalesce(s.email, '')) not in (select unnest(?::varchar[]))
+               ) as removals
+        from main.sync_state s
+        left join present p on p.audience = s.audience and p.customer_id = s.customer_id
+        where s.destination = ? and s.status not in ('removed', 'erased')
+        group by s.audience
+        order by s.audience
+        """,
+        [sorted(erased), sorted(erased), destination],
+    ).fetchall()
+    return [(audience, removals, active_before) for audience, active_before, removals in rows]
+
+
+def _safety_reasons(counts: Iterable[tuple[str, int, int]], share: float) -> list[str]:
+    """Why the removals (audience, removals, members before) may not go ahead, if so."""
     reasons = []
-    for p in plans:
-        if p.removals and p.active_before and len(p.removals) > share * p.active_before:
+    for audience, removals, before in counts:
+        if removals and before and removals > share * before:
             reasons.append(
-                f"{p.audience}: would remove {len(p.removals)} of {p.active_before} members "
-                f"({len(p.removals) / p.active_before:.0%}), more than the {share:.0%} allowed; "
+                f"{audience}: would remove {removals} of {before} members "
+                f"({removals / before:.0%}), more than the {share:.0%} allowed; "
                 "check the upstream load, or re-run with --force if this is intended"
             )
     return reasons
@@ -957,7 +1218,12 @@ def sync_destination(
     report = SyncReport(destination.name, run_id, dry_run)
     specs = dict(audiences or {})
     frozen = False
+    reader = None
     con = duckdb.connect(str(warehouse_path), read_only=dry_run)
+    import os
+
+    if os.environ.get("T1"):
+        con.execute("set threads=1")
     try:
         if not dry_run:
             ensure_state_tables(con)
@@ -968,7 +1234,6 @@ def sync_destination(
         erased = frozenset(erasures) | frozenset(
             e for e in read_erasure_requests(con, erasure_file) if email_hash(e) in done
         )
-        members = _read_members(con)
         revoked = _revoked_customers(con)
         engine = _Engine(con, destination, run_id, set())
         if not dry_run:
@@ -977,74 +1242,52 @@ def sync_destination(
                 engine.erase(erasures, report)
             engine.revoke(revoked, report)
         state = _read_state(con, destination.name)
-        names = sorted(set(members) | set(state))
-        plans = [plan_audience(a, members.get(a, {}), state.get(a, {}), erased) for a in names]
-        for p in plans:
-            report.audiences[p.audience] = AudienceCounts(
-                unchanged=p.unchanged, skipped=len(p.skipped)
-            )
-            report.samples[p.audience] = p.samples()
-        # The rows read and planned live until the end of the run (a million at scale):
-        # frozen, the collector stops re-scanning them on every full collection.
+        # The state read lives until the end of the run (a million entries at scale):
+        # frozen, the collector stops re-scanning it on every full collection.
         gc.freeze()
         frozen = True
-        reasons = [] if force else _safety_reasons(plans, max_removal_share)
-        report.stopped = reasons
-        if dry_run:
-            report.erased = len(erasures)
-            for p in plans:
-                c = report.audiences[p.audience]
-                c.adds, c.updates, c.removals = p.adds, p.updates, len(p.removals)
-            return report
-        if reasons:
-            for p in plans:
-                engine.record_run(p.audience, _now(), report.audiences[p.audience], "stopped")
+        names = sorted(set(_audience_names(con)) | set(state))
+        # Checked in SQL before anything is sent: the rows themselves are then read,
+        # planned and sent in one stream, so that the first batches go out at once.
+        if not (force or dry_run):
+            counted = _removal_counts(con, destination.name, erased)
+            report.stopped = _safety_reasons(counted, max_removal_share)
+        if report.stopped:
+            for name in names:
+                report.audiences[name] = AudienceCounts()
+                engine.record_run(name, _now(), report.audiences[name], "stopped")
             raise SafetyStop(
-                f"{destination.name} sync stopped, nothing sent: " + "; ".join(reasons)
+                f"{destination.name} sync stopped, nothing sent: " + "; ".join(report.stopped)
             )
-
-        merge_tags = {tag for p in plans for row, _ in p.sends for tag in row.merge_fields}
-        if any(p.sends for p in plans):
-            destination.prepare(sorted(merge_tags))
         engine.known = {
             prev.email.lower()
             for by_customer in state.values()
             for prev in by_customer.values()
             if prev.status == "synced" and prev.email
         }
-        engine.still_present = frozenset().union(*(p.present for p in plans))
-        engine.kept_fields = _kept_fields(members, plans)
         size = max(1, int(destination.batch_size))
         depth = max(1, int(getattr(destination, "pipeline_depth", 1)))
-        for plan in plans:
-            started = _now()
-            counts = report.audiences[plan.audience]
-            spec = specs.get(plan.audience) or AudienceSpec(plan.audience, plan.audience)
-            try:
-                engine.send_batches(
-                    plan.audience, _chunks(plan.sends, size), counts, report.failures, depth
-                )
-                for batch in _chunks(plan.removals, size):
-                    engine.remove_batch(spec, batch, counts, report.failures)
-            except BaseException:
-                engine.record_run(plan.audience, started, counts, "failed")
-                raise
-            engine.record_run(
-                plan.audience, started, counts, "success" if counts.failed == 0 else "partial"
+        prepared: set[str] = set()
+        # Rows are fetched through a connection of their own: the state commits on `con`
+        # must not close the result they come from.
+        reader = con.cursor()
+        for name in names:
+            _sync_audience(
+                engine,
+                reader,
+                _Plan(name),
+                state.get(name, {}),
+                erased,
+                specs.get(name) or AudienceSpec(name, name),
+                report,
+                _Run(size, depth, prepared, max_removal_share, force, dry_run),
             )
-            log.info(
-                "%s %s: +%d ~%d -%d =%d !%d skipped %d",
-                destination.name,
-                plan.audience,
-                counts.adds,
-                counts.updates,
-                counts.removals,
-                counts.unchanged,
-                counts.failed,
-                counts.skipped,
-            )
+        if dry_run:
+            report.erased = len(erasures)
         return report
     finally:
         if frozen:
             gc.unfreeze()
+        if reader is not None:
+            reader.close()
         con.close()
