@@ -97,8 +97,12 @@ def _load_sync_imports() -> None:
 
 
 def run(record: Any) -> None:
-    run_mailchimp(record)
-    run_klaviyo(record)
+    """Both destinations; `TAILOR_BENCH_SYNC_PARTS` (e.g. `klaviyo`) runs only some."""
+    parts = os.environ.get("TAILOR_BENCH_SYNC_PARTS", "mailchimp,klaviyo").split(",")
+    if "mailchimp" in parts:
+        run_mailchimp(record)
+    if "klaviyo" in parts:
+        run_klaviyo(record)
 
 
 def allowed_requests(burst: int, steady: int, started: float, ended: float) -> int:

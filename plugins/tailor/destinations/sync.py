@@ -135,6 +135,7 @@ DEFAULT_MAX_REMOVAL_SHARE = 0.2
 SAMPLE_SIZE = 5
 FRESH = "_fresh"  # a state record's mark: no row for its key when the run began
 READ_CHUNK = 10_000  # audience_members rows fetched at a time
+FIRST_CHUNK = 1_000
 MEMBERS_SQL = """
 select esp_tag, customer_id, email, email_status, first_name, last_name, merge_fields
 from main.audience_members
@@ -319,7 +320,9 @@ def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
     """One audience's rows of `audience_members`, parsed and hashed as they are fetched,
     a chunk at a time (no data frame, and never the whole table in memory)."""
     cursor = con.execute(MEMBERS_SQL, [audience])
-    while chunk := cursor.fetchmany(READ_CHUNK):
+    size = FIRST_CHUNK  # a small first fetch: the first batch goes out sooner
+    while chunk := cursor.fetchmany(size):
+        size = READ_CHUNK
         for esp_tag, customer_id, email, status, first, last, raw in chunk:
             first = None if _missing(first) else first
             last = None if _missing(last) else last
@@ -340,11 +343,7 @@ def _missing(value: Any) -> bool:
 
 
 def _read_state(con: Any, destination: str) -> dict[str, dict[str, _Prev]]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = 'sync_state'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not _table_exists(con, "sync_state"):
         return {}
     rows = con.execute(
         "select audience, customer_id, email, esp_tag, payload_hash, status "
@@ -973,10 +972,14 @@ def email_hash(email: str) -> str:
 
 
 def _table_exists(con: Any, name: str) -> bool:
+    """A table or view `main.name` (a dbt model may be either). Read from duckdb_tables()
+    and duckdb_views(), in half the time of information_schema: a run asks often."""
     return bool(
         con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = ?",
+            "select (select count(*) from duckdb_tables() where database_name = "
+            "current_database() and schema_name = 'main' and table_name = $1) + (select "
+            "count(*) from duckdb_views() where database_name = current_database() and "
+            "schema_name = 'main' and view_name = $1)",
             [name],
         ).fetchall()[0][0]
     )
@@ -1228,12 +1231,9 @@ def sync_destination(
         if not dry_run:
             ensure_state_tables(con)
         done = _erased_hashes(con, destination.name)
-        erasures = sorted(
-            e for e in read_erasure_requests(con, erasure_file) if email_hash(e) not in done
-        )
-        erased = frozenset(erasures) | frozenset(
-            e for e in read_erasure_requests(con, erasure_file) if email_hash(e) in done
-        )
+        requested = read_erasure_requests(con, erasure_file)
+        erasures = sorted(e for e in requested if email_hash(e) not in done)
+        erased = frozenset(requested)
         revoked = _revoked_customers(con)
         engine = _Engine(con, destination, run_id, set())
         if not dry_run:
