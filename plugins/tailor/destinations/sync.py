@@ -146,7 +146,9 @@ FIRST_CHUNK = 1_000
 # every acknowledged batch before it is raised).
 STATE_WRITE_INTERVAL = 0.25
 # In the table's own order: sorting a million rows first held the first batch back half
-# a second (the plan needs no order: a customer listed twice is caught by its id).
+# a second (the plan needs no order: a customer listed twice is caught by its id). DuckDB
+# returns a table's rows in the order they were written unless asked otherwise
+# (`preserve_insertion_order`, on by default), so a run's batches do not vary.
 MEMBERS_SQL = """
 select esp_tag, customer_id, email, email_status, first_name, last_name, merge_fields
 from main.audience_members
@@ -1242,10 +1244,6 @@ def sync_destination(
     frozen = False
     reader = None
     con = duckdb.connect(str(warehouse_path), read_only=dry_run)
-    import os
-
-    if os.environ.get("T1"):
-        con.execute("set threads=1")
     try:
         if not dry_run:
             ensure_state_tables(con)
