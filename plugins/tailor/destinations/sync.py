@@ -52,6 +52,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -131,6 +133,7 @@ create table if not exists main.sync_revocations (
 )
 """
 SENDABLE_STATUSES = frozenset({"subscribed", "transactional"})
+SENDABLE_SQL = ", ".join(f"'{status}'" for status in sorted(SENDABLE_STATUSES))
 REVOKED_CONSENT = frozenset(
     {"unsubscribed", "cleaned", "bounced", "erased", "redacted", "invalid", "complained"}
 )
@@ -336,9 +339,7 @@ def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
     while chunk := cursor.fetchmany(size):
         size = READ_CHUNK
         for esp_tag, customer_id, email, status, first, last, raw in chunk:
-            first = None if _missing(first) else first
-            last = None if _missing(last) else last
-            merge = merge_values(None if _missing(raw) else raw, first, last)
+            merge = _row_merge_values(raw, first, last)
             yield _Row(
                 audience,
                 str(customer_id),
@@ -348,6 +349,16 @@ def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
                 merge,
                 payload_hash(email, status, merge, esp_tag),
             )
+
+
+def _row_merge_values(raw: Any, first: Any, last: Any) -> dict[str, str]:
+    """`merge_values` of one `audience_members` row as fetched (a missing value may come
+    back as None or NaN)."""
+    return merge_values(
+        None if _missing(raw) else raw,
+        None if _missing(first) else first,
+        None if _missing(last) else last,
+    )
 
 
 def _missing(value: Any) -> bool:
@@ -433,11 +444,6 @@ class _Delivery:
     bodies: list[str]  # per row of the batch: what an identical upsert would send
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _state_schema() -> Any:
     """sync_state's columns as Arrow types (a batch goes in without a data frame)."""
     import pyarrow as pa
@@ -460,9 +466,6 @@ class _StateWriter:
     failure is raised by the next `put` and by `close`, which waits for the rest."""
 
     def __init__(self, commit: Callable[[list[dict[str, Any]]], None], interval: float = 0.0):
-        import queue
-        import threading
-
         self._commit = commit
         self.interval = interval
         self._closing = threading.Event()
@@ -472,8 +475,6 @@ class _StateWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        import queue
-
         closing = False
         last = 0.0
         while not closing:
@@ -872,7 +873,7 @@ class _Engine:
             [self.dest.name, sorted(wanted)],
         )
         todo = [email for h, email in sorted(wanted.items()) if h not in done]
-        for batch in _chunks(todo, max(1, int(self.dest.batch_size))):
+        for batch in _batched(todo, max(1, int(self.dest.batch_size))):
             outcomes = self.dest.unsubscribe_members([Contact(e, e) for e in batch])
             failed = {o.key: o.error or "unsubscribe failed" for o in outcomes if not o.ok}
             for email, message in failed.items():
@@ -889,7 +890,7 @@ class _Engine:
     def erase(self, emails: Sequence[str], report: SyncReport) -> None:
         """Permanently delete these addresses, remember them by hash, blank their state."""
         size = max(1, int(self.dest.batch_size))
-        for batch in _chunks(list(emails), size):
+        for batch in _batched(emails, size):
             outcomes = self.dest.erase_members([Contact(e, e) for e in batch])
             failed = {o.key: o.error or "erasure failed" for o in outcomes if not o.ok}
             done = [e for e in batch if e not in failed]
@@ -1052,10 +1053,9 @@ def _staying(
     wanted = sorted({e.lower() for e in emails if e})
     if not wanted:
         return frozenset(), {}
-    statuses = ", ".join(f"'{s}'" for s in sorted(SENDABLE_STATUSES))
     rows = con.execute(
         "select email, first_name, last_name, merge_fields from main.audience_members "
-        f"where email_status in ({statuses}) "
+        f"where email_status in ({SENDABLE_SQL}) "
         "and lower(email) in (select unnest(?::varchar[]))",
         [wanted],
     ).fetchall()
@@ -1064,11 +1064,7 @@ def _staying(
         email = email.lower()
         if email in erased:
             continue
-        first = None if _missing(first) else first
-        last = None if _missing(last) else last
-        kept.setdefault(email, set()).update(
-            merge_values(None if _missing(raw) else raw, first, last)
-        )
+        kept.setdefault(email, set()).update(_row_merge_values(raw, first, last))
     return frozenset(kept), kept
 
 
@@ -1123,7 +1119,7 @@ def _sync_audience(
         if plan.removals:
             leaving = (prev.email for _, prev in plan.removals)
             engine.still_present, engine.kept_fields = _staying(reader, leaving, erased)
-        for batch in _chunks(plan.removals, run.size):
+        for batch in _batched(plan.removals, run.size):
             engine.remove_batch(spec, batch, counts, report.failures)
     except SafetyStop:
         engine.record_run(name, started, counts, "stopped")
@@ -1132,8 +1128,6 @@ def _sync_audience(
         if not run.dry_run:
             engine.record_run(name, started, counts, "failed")
         raise
-    if run.dry_run:
-        return
     engine.record_run(name, started, counts, "success" if counts.failed == 0 else "partial")
     log.info(
         "%s %s: +%d ~%d -%d =%d !%d skipped %d",
@@ -1177,13 +1171,12 @@ def _removal_counts(
     plan counts them again as the rows stream past, and is checked before removing."""
     if not _table_exists(con, "sync_state"):
         return []
-    statuses = ", ".join(f"'{s}'" for s in sorted(SENDABLE_STATUSES))
     rows = con.execute(
         f"""
         with present as (
             select distinct audience, customer_id::varchar as customer_id
             from main.audience_members
-            where email_status in ({statuses})
+            where email_status in ({SENDABLE_SQL})
               and lower(email) not in (select unnest(?::varchar[]))
         )
         select s.audience, count(*) as active_before,
