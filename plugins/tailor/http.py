@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
@@ -104,6 +105,23 @@ class RetryPolicy:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 120.0
+
+
+def _read_body(response: requests.Response) -> None:
+    """Read the whole body in one call and keep it as the response's content, then hand the
+    connection back to the pool. `Response.content` reads 10 kB at a time through four
+    layers of Python: for the 400 kB answer of a bulk call, that cost half as much again
+    as the rest of the request."""
+    try:
+        body = response.raw.read(decode_content=True)
+    except BaseException:
+        response.close()
+        raise
+    # What `.content`, `.text` and `.json()` read (requests' own attributes: it sets them
+    # the same way when it reads the body itself).
+    response._content = body
+    response._content_consumed = True
+    response.close()  # the body is read: this only releases the connection
 
 
 class HttpClient:
@@ -217,11 +235,13 @@ class HttpClient:
                     data=data,
                     headers=headers,
                     timeout=self.timeout,
+                    stream=True,  # the body is read in one call: `_read_body`
                 )
+                _read_body(response)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise _Retryable(cause=exc) from None
-            except requests.exceptions.ChunkedEncodingError as exc:
-                raise _Retryable(cause=exc) from None
+            except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as exc:
+                raise _Retryable(cause=exc) from None  # a body cut short
             if response.status_code in RETRY_STATUSES and response.status_code not in accepted:
                 raise _Retryable(response=response)
             if parse_json and response.ok:
