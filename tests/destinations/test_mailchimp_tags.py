@@ -98,8 +98,8 @@ class ArchivesOneAfterUpsert:
         self.inner, self.server, self.victim = inner, server, victim
         self.name, self.batch_size = inner.name, inner.batch_size
 
-    def prepare(self, merge_tags):
-        self.inner.prepare(merge_tags)
+    def prepare(self, merge_tags, tags=()):
+        self.inner.prepare(merge_tags, tags)
 
     def upsert_members(self, members: Sequence[Member]) -> list[Outcome]:
         outcomes = self.inner.upsert_members(members)

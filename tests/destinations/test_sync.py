@@ -171,7 +171,9 @@ def test_invalid_addresses_fail_alone_and_are_retried(warehouse, standin, counts
 
     counts.mark()
     retry = sync_destination(warehouse, make_destination(), run_id="r2")
-    assert counts.since_mark() == {MERGE_GET: 1, BATCH: 1}  # only the 3 failed rows, again
+    # Only the 3 failed rows, again; their tag's segment is looked up (beside the merge
+    # fields) before the batch that would tag them.
+    assert counts.since_mark() == {MERGE_GET: 1, SEGMENTS: 1, BATCH: 1}
     c = retry.audiences["frequent_buyers"]
     assert (c.adds, c.updates, c.unchanged, c.failed) == (0, 0, 497, 3)
     assert "3 failed" in retry.summary()
@@ -230,8 +232,8 @@ class Recording:
         self.name, self.batch_size = inner.name, inner.batch_size
         self.batches = 0
 
-    def prepare(self, merge_tags):
-        self.inner.prepare(merge_tags)
+    def prepare(self, merge_tags, tags=()):
+        self.inner.prepare(merge_tags, tags)
 
     def upsert_members(self, members: Sequence[Member]) -> list[Outcome]:
         if self.crash_after is not None and self.batches >= self.crash_after:
@@ -340,7 +342,7 @@ def test_too_many_merge_fields_fail_before_anything_is_sent(
     write_members(warehouse, [row])
     with pytest.raises(MailchimpError, match="allows 30 per audience"):
         sync_destination(warehouse, make_destination(), run_id="r1")
-    assert counts.since_mark() == {MERGE_GET: 1}
+    assert counts.since_mark() == {MERGE_GET: 1, SEGMENTS: 1}  # the two look-ups, no write
     assert query(warehouse, "select count(*) from main.sync_state") == [(0,)]
 
 
@@ -429,3 +431,32 @@ def test_a_bad_row_mid_stream_keeps_what_was_sent_and_the_rerun_sends_the_rest_o
     assert report.audiences["frequent_buyers"].adds == 250 - synced[0][0]
     assert len(sent) == 500 and set(sent.values()) == {1}  # 250 upserts + 250 tags, once each
     assert len(standin._lists["5d1e2f3a4b"]["members"]) == 250
+
+
+def test_rows_are_read_in_slices_of_a_table_as_a_view_streams_them(warehouse, monkeypatch):
+    """A table is read a slice of row ids at a time (so the run holds no read open while
+    the state is written); a view, which has no row ids, in one stream. Both give every
+    row of the audience once, in the table's order, whatever the audiences' shares."""
+    import duckdb
+    from tailor.destinations import sync
+
+    rows = [member_row(i, "a" if i % 5 else "b", "A" if i % 5 else "B") for i in range(3000)]
+    write_members(warehouse, rows)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            "delete from main.audience_members where customer_id between 'c01000' and 'c01499'"
+        )
+        monkeypatch.setattr(sync, "FIRST_CHUNK", 70)
+        monkeypatch.setattr(sync, "READ_CHUNK", 130)
+        sliced = {a: [r.customer_id for r in sync._member_rows(con, a)] for a in ("a", "b")}
+        con.execute("alter table main.audience_members rename to members_table")
+        con.execute("create view main.audience_members as select * from main.members_table")
+        streamed = {a: [r.customer_id for r in sync._member_rows(con, a)] for a in ("a", "b")}
+    finally:
+        con.close()
+    kept = [r for r in rows if not "c01000" <= r["customer_id"] <= "c01499"]
+    for audience in ("a", "b"):
+        expected = [r["customer_id"] for r in kept if r["audience"] == audience]
+        assert sliced[audience] == expected
+        assert streamed[audience] == expected

@@ -7,8 +7,8 @@ A destination is small on purpose, so that adding an ESP means writing one modul
   state after every acknowledged call, so this is also the unit a crash can repeat.
 - `pipeline_depth` (optional, default 1): how many such calls the engine may have in
   flight at once; each is committed once acknowledged, so a crash repeats at most that many.
-- `prepare(merge_tags)`: make sure the ESP can store these merge fields (create what is
-  missing) before anything is sent; raise if it cannot.
+- `prepare(merge_tags, tags)`: make sure the ESP can store these merge fields and has
+  these tags (create what is missing) before anything is sent; raise if it cannot.
 - `upsert_members(members)`: create or update contacts; never change an existing contact's
   subscription status and never re-subscribe anyone. One outcome per member, in any order.
 - `set_tags(changes)`: add or remove one tag per change (Mailchimp: a member tag; Klaviyo:
@@ -74,7 +74,7 @@ class Destination(Protocol):
     name: str
     batch_size: int
 
-    def prepare(self, merge_tags: Collection[str]) -> None: ...
+    def prepare(self, merge_tags: Collection[str], tags: Collection[str] = ()) -> None: ...
 
     def upsert_members(self, members: Sequence[Member]) -> list[Outcome]: ...
 

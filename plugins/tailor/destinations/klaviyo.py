@@ -246,11 +246,14 @@ class KlaviyoDestination:
 
     # ---- the Destination interface -------------------------------------------------------
 
-    def prepare(self, merge_tags: Collection[str]) -> None:
-        """Properties need no declaring in Klaviyo; only names that cannot be keys fail."""
+    def prepare(self, merge_tags: Collection[str], tags: Collection[str] = ()) -> None:
+        """Properties need no declaring in Klaviyo; only names that cannot be keys fail.
+        The tags' lists are found or created now, before the first batch needs them."""
         bad = sorted(t for t in merge_tags if not t or not t.strip() or t.startswith("$"))
         if bad:
             raise KlaviyoError(f"merge tags {bad} cannot be Klaviyo property names")
+        for tag in sorted(set(tags)):
+            self._list_id(tag)
 
     def upsert_members(self, members: Sequence[Member]) -> list[Outcome]:
         """Import every member's properties; subscribe the new ones whose consent allows."""

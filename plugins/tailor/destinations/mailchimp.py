@@ -13,8 +13,9 @@ How each rule of the API shapes the calls:
   operation (`POST /batches`, polled with `GET /batches/{id}`, answers read from the
   archive at `response_body_url`): three requests per 1,000 contacts, not one each.
 - Neither call carries tags. A Mailchimp tag is a static segment, so tags are set in bulk:
-  the tag's segment is found (`GET .../segments?type=static`, once per run) or created
-  (`POST .../segments` with an empty `static_segment`), then members are added or removed
+  the tag's segment is found (`GET .../segments?type=static`, once per run, beside the
+  merge fields' look-up before the first batch) or created (`POST .../segments` with an
+  empty `static_segment`), then members are added or removed
   with `POST .../segments/{segment_id}` (`members_to_add` / `members_to_remove`, ≤ 500
   addresses a call): one request per 500 tag changes instead of one per contact. Calls
   for different tags or chunks run at most `max_connections` at a time (Mailchimp allows
@@ -49,6 +50,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -118,6 +120,10 @@ class _SegmentAnswer(msgspec.Struct):
 _SUBSCRIBE_ANSWER = msgspec.json.Decoder(_SubscribeAnswer)
 _SEGMENT_ANSWER = msgspec.json.Decoder(_SegmentAnswer)
 _S = TypeVar("_S")
+
+
+def _invoke(call: Callable[[], R]) -> R:
+    return call()
 
 
 def _json(response: requests.Response) -> Any:
@@ -264,25 +270,35 @@ class MailchimpDestination:
             if not page.get("merge_fields") or len(fields) >= page.get("total_items", 0):
                 return fields
 
-    def prepare(self, merge_tags: Collection[str]) -> None:
-        """Create the merge fields (type text) that the list lacks; fail before sending."""
+    def prepare(self, merge_tags: Collection[str], tags: Collection[str] = ()) -> None:
+        """Create the merge fields (type text) and the tags' static segments that the list
+        lacks; fail before sending. The two look-ups go side by side, then every creation:
+        two round trips, where one after another they held the first batches back."""
         bad = sorted(t for t in merge_tags if not t or len(t) > 10 or set(t) - MERGE_TAG_CHARS)
         if bad:
             raise MailchimpError(
                 f"merge tags {bad} are not valid Mailchimp tags (at most 10 characters of "
                 "A-Z, 0-9 and _)"
             )
-        existing = {f["tag"] for f in self.merge_fields()}
-        missing = sorted(set(merge_tags) - existing)
-        if len(existing) + len(missing) > MAX_MERGE_FIELDS:
-            raise MailchimpError(
-                f"audience {self.config.list_id} has {len(existing)} merge fields and needs "
-                f"{len(missing)} more ({', '.join(missing)}); Mailchimp allows "
-                f"{MAX_MERGE_FIELDS} per audience. Remove unused merge fields in Mailchimp or "
-                "drop some from the segments' meta.audience.merge_fields."
-            )
+        lookups: list[Callable[[], Any]] = []
+        if merge_tags:
+            lookups.append(self.merge_fields)
+        if tags:
+            lookups.append(self._load_segments)
+        found = self._parallel(_invoke, lookups)
+        missing: list[str] = []
+        if merge_tags:
+            existing = {f["tag"] for f in found[0]}
+            missing = sorted(set(merge_tags) - existing)
+            if len(existing) + len(missing) > MAX_MERGE_FIELDS:
+                raise MailchimpError(
+                    f"audience {self.config.list_id} has {len(existing)} merge fields and needs "
+                    f"{len(missing)} more ({', '.join(missing)}); Mailchimp allows "
+                    f"{MAX_MERGE_FIELDS} per audience. Remove unused merge fields in Mailchimp "
+                    "or drop some from the segments' meta.audience.merge_fields."
+                )
 
-        def create(tag: str) -> None:
+        def create_field(tag: str) -> None:
             name = tag.replace("_", " ").title()
             self._call(
                 "POST",
@@ -291,7 +307,9 @@ class MailchimpDestination:
             )
             log.info("created merge field %s in audience %s", tag, self.config.list_id)
 
-        self._parallel(create, missing)
+        creations: list[Callable[[], Any]] = [partial(create_field, tag) for tag in missing]
+        creations += [partial(self._segment_id, tag, create=True) for tag in sorted(set(tags))]
+        self._parallel(_invoke, creations)
 
     # ---- members -----------------------------------------------------------------------
 
@@ -441,18 +459,24 @@ class MailchimpDestination:
 
     def _segment_id(self, tag: str, *, create: bool) -> int | None:
         """The static segment id of `tag` (read once per run), created when missing if asked."""
+        segments = self._load_segments()
         with self._segments_lock:
-            if self._segments is None:
-                self._segments = self._static_segments()
-            if tag not in self._segments and create:
+            if tag not in segments and create:
                 created = _json(
                     self._call(
                         "POST", f"{self._list}/segments", json={"name": tag, "static_segment": []}
                     )
                 )
-                self._segments[tag] = int(created["id"])
+                segments[tag] = int(created["id"])
                 log.info("created tag %r in audience %s", tag, self.config.list_id)
-            return self._segments.get(tag)
+            return segments.get(tag)
+
+    def _load_segments(self) -> dict[str, int]:
+        """The list's static segments by name, read once per run."""
+        with self._segments_lock:
+            if self._segments is None:
+                self._segments = self._static_segments()
+            return self._segments
 
     def _static_segments(self) -> dict[str, int]:
         found: dict[str, int] = {}

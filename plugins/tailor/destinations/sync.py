@@ -28,7 +28,10 @@ is sent; the plan counts it again from the rows and is checked before removing.
 Streaming: an audience's rows are read, planned and sent in one stream, a chunk at a
 time, so the first batches are on the wire while the rest are still being read (a
 million rows took 12 seconds to read and plan before the first request), and no
-audience is ever held whole in memory; only the state read at the start is.
+audience is ever held whole in memory; only the state read at the start is. A table is
+read a slice of row ids at a time, so that no read stays open while the state is written
+(DuckDB then checkpoints as it goes, not all at once on closing). The destination's
+preparation (merge fields, tags) runs in a thread while the first batches are planned.
 
 State is committed after every batch the destination acknowledged, in one transaction,
 so a crash between batches neither loses a send nor repeats one; a crash inside a batch
@@ -56,6 +59,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -139,7 +143,6 @@ REVOKED_CONSENT = frozenset(
 )
 DEFAULT_MAX_REMOVAL_SHARE = 0.2
 SAMPLE_SIZE = 5
-FRESH = "_fresh"  # a state record's mark: no row for its key when the run began
 READ_CHUNK = 10_000  # audience_members rows fetched at a time
 FIRST_CHUNK = 1_000
 # Seconds between state transactions while batches stream: a transaction costs about as
@@ -270,7 +273,7 @@ class _Plan:
     skipped: int = 0
     active_before: int = 0  # members synced (or failing) before this run
     seen: set[str] = field(default_factory=set)  # customer ids read
-    present: set[str] = field(default_factory=set)  # customer ids that may be sent
+    present: set[str] = field(default_factory=set)  # ids with state that may be sent
     sample: dict[str, list[str]] = field(
         default_factory=lambda: {"add": [], "update": [], "remove": [], "skip": []}
     )
@@ -334,10 +337,7 @@ def payload_hash(email: str, email_status: str, merge_fields: dict[str, str], es
 def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
     """One audience's rows of `audience_members`, parsed and hashed as they are fetched,
     a chunk at a time (no data frame, and never the whole table in memory)."""
-    cursor = con.execute(MEMBERS_SQL, [audience])
-    size = FIRST_CHUNK  # a small first fetch: the first batch goes out sooner
-    while chunk := cursor.fetchmany(size):
-        size = READ_CHUNK
+    for chunk in _member_chunks(con, audience):
         for esp_tag, customer_id, email, status, first, last, raw in chunk:
             merge = _row_merge_values(raw, first, last)
             yield _Row(
@@ -349,6 +349,41 @@ def _member_rows(con: Any, audience: str) -> Iterator[_Row]:
                 merge,
                 payload_hash(email, status, merge, esp_tag),
             )
+
+
+def _member_chunks(con: Any, audience: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The audience's rows, about `READ_CHUNK` at a time (`FIRST_CHUNK` first, so that the
+    first batch goes out sooner), in the table's order.
+
+    A table is read a slice of row ids at a time, each slice a short read of its own: one
+    read held open for the whole run kept DuckDB from checkpointing the state written
+    meanwhile, so closing the warehouse checkpointed it all at once (a second at S1, after
+    the last send) and the write-ahead log grew by every row sent. Slices are sized by the
+    audience's share of the table, so each holds about as many of its rows as asked. A view
+    has no row ids and is read in one stream."""
+    if not _table_exists(con, "audience_members", views=False):
+        cursor = con.execute(MEMBERS_SQL, [audience])
+        size = FIRST_CHUNK
+        while chunk := cursor.fetchmany(size):
+            size = READ_CHUNK
+            yield chunk
+        return
+    first, last, total, rows = con.execute(
+        "select min(rowid), max(rowid), count(*), count(*) filter (where audience = ?) "
+        "from main.audience_members",
+        [audience],
+    ).fetchall()[0]
+    if not rows:
+        return
+    spread = total / rows  # row ids per row of this audience
+    start, size = first, FIRST_CHUNK
+    while start <= last:
+        end = start + max(1, round(size * spread))
+        chunk = con.execute(MEMBERS_SQL + "and rowid >= ? and rowid < ?", [audience, start, end])
+        rows_read = chunk.fetchall()
+        if rows_read:
+            yield rows_read
+        start, size = end, READ_CHUNK
 
 
 def _row_merge_values(raw: Any, first: Any, last: Any) -> dict[str, str]:
@@ -399,8 +434,9 @@ def plan_rows(
             plan.skipped += 1
             plan.note("skip", row.email)
             continue
-        plan.present.add(row.customer_id)
         prev = state.get(row.customer_id)
+        if prev is not None:  # only state entries can be removals: `finish_plan`
+            plan.present.add(row.customer_id)
         if prev is None or prev.status == "removed":
             plan.adds += 1
             plan.note("add", row.email)
@@ -441,7 +477,9 @@ class _Delivery:
     upserts: dict[str, Outcome]
     sent: set[str]
     tag_errors: dict[str, str]
-    bodies: list[str]  # per row of the batch: what an identical upsert would send
+    # Per row of the batch: what an identical upsert would send, for emails listed more
+    # than once (None for the others).
+    bodies: list[str | None]
 
 
 def _state_schema() -> Any:
@@ -465,11 +503,11 @@ class _StateWriter:
     while a transaction is written goes into the next one. A failed write stops it: the
     failure is raised by the next `put` and by `close`, which waits for the rest."""
 
-    def __init__(self, commit: Callable[[list[dict[str, Any]]], None], interval: float = 0.0):
+    def __init__(self, commit: Callable[[list[_Record]], None], interval: float = 0.0):
         self._commit = commit
         self.interval = interval
         self._closing = threading.Event()
-        self._queue: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Record] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sync-state", daemon=True)
         self._thread.start()
@@ -506,7 +544,7 @@ class _StateWriter:
             # unfreezes it at its end.
             gc.freeze()
 
-    def put(self, records: list[dict[str, Any]]) -> None:
+    def put(self, records: list[_Record]) -> None:
         if self._error is not None:
             raise self._error
         if records:
@@ -518,6 +556,11 @@ class _StateWriter:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+# A sync_state row as the engine writes it: whether its key had no row when the run
+# began (so it is inserted, not replaced), then the `STATE_COLUMNS` values in order.
+_Record = tuple[Any, ...]
 
 
 class _Engine:
@@ -534,15 +577,21 @@ class _Engine:
         self.dest = destination
         self.run_id = run_id
         self.known = known  # emails the destination has acknowledged (any audience)
+        # Emails listed more than once in audience_members: only their upserts can repeat
+        # in a run, so only for them is what was sent remembered (a million-entry
+        # dictionary otherwise, for nothing). None: every email counts as listed again.
+        self.shared: frozenset[str] | None = None
         self.upserted: dict[str, str] = {}  # email -> payload upserted OK in this run
         self.still_present = still_present  # emails in some audience after this run
         # For contacts that leave an audience but stay in another: the merge tags their
         # remaining rows send (which leaving must not clear), by lower-cased email.
         self.kept_fields: dict[str, set[str]] = {}
+        # The destination's preparation (merge fields, tags) that the next batch waits for.
+        self.ready: Future[None] | None = None
 
-    def commit(self, records: Iterable[dict[str, Any]]) -> None:
-        """Write outcomes to sync_state in one transaction (bulk, via Arrow). Rows marked
-        `FRESH` (no state row when the run began) are inserted, without the replace's
+    def commit(self, records: Iterable[_Record]) -> None:
+        """Write outcomes to sync_state in one transaction (bulk, via Arrow). Records marked
+        fresh (no state row when the run began) are inserted, without the replace's
         look-up, which costs more than the insert; should one exist after all (another run
         wrote it meanwhile), the whole transaction is written again as replaces."""
         import duckdb
@@ -550,23 +599,29 @@ class _Engine:
         rows = list(records)
         if not rows:
             return
-        fresh = [r for r in rows if r.get(FRESH)]
-        known = [r for r in rows if not r.get(FRESH)] if fresh else rows
+        fresh = [r for r in rows if r[0]]
+        known = [r for r in rows if not r[0]] if fresh else rows
         try:
             self._write([("insert", fresh), ("insert or replace", known)])
         except duckdb.ConstraintException:
             self._write([("insert or replace", rows)])
 
-    def _write(self, parts: Sequence[tuple[str, list[dict[str, Any]]]]) -> None:
+    def _write(self, parts: Sequence[tuple[str, list[_Record]]]) -> None:
         import pyarrow as pa
 
         columns = ", ".join(STATE_COLUMNS)
+        schema = _state_schema()
         self.con.execute("begin transaction")
         try:
             for verb, part in parts:
                 if not part:
                     continue
-                self.con.register("_tailor_sync_batch", pa.Table.from_pylist(part, _state_schema()))
+                # Column by column from the records' tuples: a third of the time of
+                # building the table from one dict per record.
+                values = list(zip(*part, strict=True))[1:]  # [0] is the fresh mark
+                arrays = [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)]
+                table = pa.Table.from_arrays(arrays, schema=schema)
+                self.con.register("_tailor_sync_batch", table)
                 try:
                     self.con.execute(
                         f"{verb} into main.sync_state ({columns}) "
@@ -586,7 +641,7 @@ class _Engine:
         counts: AudienceCounts,
         failures: list[Failure],
     ) -> None:
-        self.settle(audience, batch, self.deliver(batch), counts, failures)
+        self.settle(audience, batch, self.deliver(batch, self.ready), counts, failures)
 
     def send_batches(
         self,
@@ -610,7 +665,7 @@ class _Engine:
             for batch in batches:
                 self.send_batch(audience, batch, counts, failures)
             return
-        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         todo = iter(batches)
         in_flight: dict[Future, Sequence[tuple[_Row, _Prev | None]]] = {}
@@ -634,14 +689,14 @@ class _Engine:
                             return
                         if batch is None:
                             return
-                        in_flight[pool.submit(self.deliver, batch)] = batch
+                        in_flight[pool.submit(self.deliver, batch, self.ready)] = batch
 
                 refill()
                 while in_flight:
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     acknowledged = [(future, in_flight.pop(future)) for future in done]
                     refill()  # the places are back on the wire before anything is recorded
-                    records: list[dict[str, Any]] = []
+                    records: list[_Record] = []
                     for future, batch in acknowledged:
                         try:
                             delivery = future.result()
@@ -662,12 +717,22 @@ class _Engine:
         if error is not None:
             raise error
 
-    def deliver(self, batch: Sequence[tuple[_Row, _Prev | None]]) -> _Delivery:
-        """Upsert and tag one batch; the outcomes, for `settle` to record."""
+    def deliver(
+        self, batch: Sequence[tuple[_Row, _Prev | None]], ready: Future[None] | None = None
+    ) -> _Delivery:
+        """Upsert and tag one batch, once `ready` (the destination's preparation for it)
+        is done; the outcomes, for `settle` to record."""
+        if ready is not None:
+            ready.result()  # a failed preparation fails the batch before anything is sent
         members: list[Member] = []
-        bodies = [canonical([row.email_status, row.merge_fields]) for row, _ in batch]
-        for (row, _prev), body in zip(batch, bodies, strict=True):
-            if self.upserted.get(row.email.lower()) == body:
+        bodies: list[str | None] = []
+        for row, _prev in batch:
+            email = row.email.lower()
+            body = None
+            if self.shared is None or email in self.shared:
+                body = canonical([row.email_status, row.merge_fields])
+            bodies.append(body)
+            if body is not None and self.upserted.get(email) == body:
                 continue  # the same contact was upserted identically for another audience
             members.append(
                 Member(
@@ -675,7 +740,7 @@ class _Engine:
                     row.email,
                     row.email_status,
                     row.merge_fields,
-                    known=row.email.lower() in self.known,
+                    known=email in self.known,
                 )
             )
         upserts = {o.key: o for o in self.dest.upsert_members(members)} if members else {}
@@ -694,12 +759,7 @@ class _Engine:
                 and (prev.email.lower() != row.email.lower() or prev.esp_tag != row.esp_tag)
             ):
                 tag_changes.append(TagChange(row.customer_id, prev.email, prev.esp_tag, False))
-            if (
-                prev is None
-                or prev.status != "synced"
-                or prev.esp_tag != row.esp_tag
-                or (prev.email or "").lower() != row.email.lower()
-            ):
+            if _tags(row, prev):
                 tag_changes.append(TagChange(row.customer_id, row.email, row.esp_tag, True))
         tag_errors: dict[str, str] = {}
         for o in self.dest.set_tags(tag_changes) if tag_changes else []:
@@ -725,7 +785,7 @@ class _Engine:
         delivery: _Delivery,
         counts: AudienceCounts,
         failures: list[Failure],
-    ) -> list[dict[str, Any]]:
+    ) -> list[_Record]:
         """Count one delivered batch's outcomes; its sync_state records, to commit."""
         upserts, sent, tag_errors = delivery.upserts, delivery.sent, delivery.tag_errors
         now = _now()
@@ -740,8 +800,10 @@ class _Engine:
                 else tag_errors.get(row.customer_id)
             )
             if error is None:
-                self.known.add(row.email.lower())
-                self.upserted[row.email.lower()] = delivery.bodies[position]
+                body = delivery.bodies[position]
+                if body is not None:  # listed again: a later upsert may be known, or skipped
+                    self.known.add(row.email.lower())
+                    self.upserted[row.email.lower()] = body
                 if prev is None or prev.status == "removed":
                     counts.adds += 1
                 else:
@@ -942,20 +1004,21 @@ class _Engine:
         now: datetime,
         esp_tag: str | None,
         fresh: bool = False,
-    ) -> dict[str, Any]:
-        return {
-            FRESH: fresh,
-            "destination": self.dest.name,
-            "audience": audience,
-            "customer_id": customer_id,
-            "email": email,
-            "payload_hash": phash,
-            "status": status,
-            "last_error": error,
-            "last_run_id": self.run_id,
-            "updated_at": now,
-            "esp_tag": esp_tag,
-        }
+    ) -> _Record:
+        """A sync_state row, in `STATE_COLUMNS` order, after its fresh mark."""
+        return (
+            fresh,
+            self.dest.name,
+            audience,
+            customer_id,
+            email,
+            phash,
+            status,
+            error,
+            self.run_id,
+            now,
+            esp_tag,
+        )
 
     def record_run(
         self, audience: str, started: datetime, counts: AudienceCounts, status: str
@@ -993,16 +1056,17 @@ def email_hash(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
-def _table_exists(con: Any, name: str) -> bool:
-    """A table or view `main.name` (a dbt model may be either). Read from duckdb_tables()
-    and duckdb_views(), in half the time of information_schema: a run asks often."""
+def _table_exists(con: Any, name: str, *, views: bool = True) -> bool:
+    """A table or (unless not `views`) a view `main.name` (a dbt model may be either). Read
+    from duckdb_tables() and duckdb_views(), in half the time of information_schema: a run
+    asks often."""
     return bool(
         con.execute(
             "select (select count(*) from duckdb_tables() where database_name = "
             "current_database() and schema_name = 'main' and table_name = $1) + (select "
-            "count(*) from duckdb_views() where database_name = current_database() and "
-            "schema_name = 'main' and view_name = $1)",
-            [name],
+            "count(*) from duckdb_views() where $2 and database_name = current_database() "
+            "and schema_name = 'main' and view_name = $1)",
+            [name, views],
         ).fetchall()[0][0]
     )
 
@@ -1069,12 +1133,20 @@ def _staying(
 
 
 @dataclass
+class _Prepared:
+    """What the destination has been asked to have this run (see `_prepared`)."""
+
+    fields: set[str] = field(default_factory=set)  # merge tags
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass
 class _Run:
     """How one run sends: batch size, batches in flight, merge fields made, safety."""
 
     size: int
     depth: int
-    prepared: set[str]  # merge tags the destination has been asked to have
+    prepared: _Prepared
     max_removal_share: float
     force: bool
     dry_run: bool
@@ -1101,7 +1173,7 @@ def _sync_audience(
             for _ in sends:
                 pass
         else:
-            batches = _prepared(_batched(sends, run.size), engine.dest, run.prepared)
+            batches = _prepared(_batched(sends, run.size), engine, run.prepared)
             engine.send_batches(name, batches, counts, report.failures, run.depth)
         finish_plan(plan, past, erased)
         counts.unchanged, counts.skipped = plan.unchanged, plan.skipped
@@ -1142,6 +1214,15 @@ def _sync_audience(
     )
 
 
+def _shared_emails(con: Any) -> frozenset[str]:
+    """The (lower-cased) emails listed more than once in audience_members."""
+    rows = con.execute(
+        "select lower(email) from main.audience_members where email is not null "
+        "group by 1 having count(*) > 1"
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
 def _audience_names(con: Any) -> list[str]:
     rows = con.execute("select distinct audience from main.audience_members").fetchall()
     return [r[0] for r in rows]
@@ -1149,18 +1230,51 @@ def _audience_names(con: Any) -> list[str]:
 
 def _prepared(
     batches: Iterable[list[tuple[_Row, _Prev | None]]],
-    destination: Destination,
-    prepared: set[str],
+    engine: _Engine,
+    prepared: _Prepared,
 ) -> Iterator[list[tuple[_Row, _Prev | None]]]:
-    """The batches, each let through once the destination has the merge fields it sends
-    (asked for before the first batch that needs them: a run that sends nothing asks
-    nothing)."""
+    """The batches, each sent once the destination has the merge fields and the tags it
+    needs. The destination is asked before the first batch that needs them (a run that
+    sends nothing asks nothing), in a thread: its look-ups are round trips, during which
+    the next batches are planned; `engine.ready` is what the batch waits for."""
     for batch in batches:
-        tags = {tag for row, _ in batch for tag in row.merge_fields} - prepared
-        if tags:
-            destination.prepare(sorted(tags))
-            prepared.update(tags)
+        fields = set().union(*[row.merge_fields for row, _ in batch]) - prepared.fields
+        tags = {row.esp_tag for row, prev in batch if row.esp_tag and _tags(row, prev)}
+        tags -= prepared.tags
+        if fields or tags:
+            prepare = engine.dest.prepare
+            engine.ready = _started(prepare, sorted(fields), sorted(tags), after=engine.ready)
+            prepared.fields.update(fields)
+            prepared.tags.update(tags)
         yield batch
+
+
+def _tags(row: _Row, prev: _Prev | None) -> bool:
+    """Whether sending `row` adds its tag (the contact is new to it, or moved to it)."""
+    return (
+        prev is None
+        or prev.status != "synced"
+        or prev.esp_tag != row.esp_tag
+        or (prev.email or "").lower() != row.email.lower()
+    )
+
+
+def _started(call: Callable[..., None], *args: Any, after: Future[None] | None) -> Future[None]:
+    """`call(*args)` in a thread of its own, once `after` (if any) is done: its future."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            if after is not None:
+                after.result()
+            call(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised where the batch waits
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="sync-prepare", daemon=True).start()
+    return future
 
 
 def _removal_counts(
@@ -1275,9 +1389,10 @@ def sync_destination(
             for prev in by_customer.values()
             if prev.status == "synced" and prev.email
         }
+        engine.shared = _shared_emails(con)
         size = max(1, int(destination.batch_size))
         depth = max(1, int(getattr(destination, "pipeline_depth", 1)))
-        prepared: set[str] = set()
+        prepared = _Prepared()
         # Rows are fetched through a connection of their own: the state commits on `con`
         # must not close the result they come from.
         reader = con.cursor()
