@@ -185,9 +185,11 @@ def run_klaviyo(record: Any) -> None:
             assert report.totals().failed == 0, report.summary()
             after = stats()
             sent = dict(Counter(after["requests"]) - Counter(before["requests"]))
-            throttled = sum(after["throttled"].values()) - sum(before["throttled"].values())
-            return seconds, sent, throttled, span
+            refused = Counter(after["throttled"]) - Counter(before["throttled"])
+            throttled_by_endpoint.update(refused)
+            return seconds, sent, sum(refused.values()), span
 
+        throttled_by_endpoint: Counter[str] = Counter()  # 429s, for the figures' params
         _write_members(warehouse, n)
         seconds, sent, throttled, span = sync("first")
         # Each endpoint has its own windows; the busiest one's share of what its windows
@@ -210,7 +212,14 @@ def run_klaviyo(record: Any) -> None:
             requests=shares[busiest][1],
         )
         record("sync.klaviyo.first_sync_s", seconds, "s", members=n, requests=sum(sent.values()))
-        record("sync.klaviyo.throttled", throttled, "429s", members=n, target=0)
+        record(
+            "sync.klaviyo.throttled",
+            throttled,
+            "429s",
+            members=n,
+            target=0,
+            by_endpoint=dict(throttled_by_endpoint),
+        )
 
         seconds, sent, _, _ = sync("unchanged")
         record("sync.klaviyo.unchanged_requests", sum(sent.values()), "requests", target=0)

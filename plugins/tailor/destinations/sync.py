@@ -506,7 +506,7 @@ class _StateWriter:
     def __init__(self, commit: Callable[[list[_Record]], None], interval: float = 0.0):
         self._commit = commit
         self.interval = interval
-        self._closing = threading.Event()
+        self._hurry = threading.Event()  # set: write at once, no pause
         self._queue: queue.SimpleQueue[list[_Record] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sync-state", daemon=True)
@@ -522,7 +522,7 @@ class _StateWriter:
             # At most one transaction per `interval`, holding all acknowledged meanwhile.
             pause = last + self.interval - time.monotonic()
             if pause > 0:
-                self._closing.wait(pause)
+                self._hurry.wait(pause)
             last = time.monotonic()
             while True:  # everything already waiting goes in the same transaction
                 try:
@@ -550,8 +550,13 @@ class _StateWriter:
         if records:
             self._queue.put(records)
 
+    def hurry(self) -> None:
+        """Write what comes from now on at once: the last batches are on the wire, and the
+        sync ends when they are written (a pause now only lengthens its tail)."""
+        self._hurry.set()
+
     def close(self) -> None:
-        self._closing.set()
+        self._hurry.set()
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
@@ -688,6 +693,7 @@ class _Engine:
                             error = exc
                             return
                         if batch is None:
+                            writer.hurry()
                             return
                         in_flight[pool.submit(self.deliver, batch, self.ready)] = batch
 
