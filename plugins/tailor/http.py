@@ -79,24 +79,41 @@ class RollingWindow:
 
     A request waits until the one `limit` places before it left the window, plus a small
     margin for the network, so a client that goes as fast as it may is still rarely refused.
+    A caller that reports when each answer came (`answered`, with what `acquire` returned)
+    is held to the answers instead: the API counted that request somewhere between sending
+    it and answering, so the window moves on from the answer. A request that waited for
+    the interpreter or a connection longer than the margin could otherwise still be
+    counted in the same second as the ones after it.
     """
 
     def __init__(self, limit: int, per: float, margin: float = 0.03):
         self.limit, self.per, self.margin = limit, per, margin
-        self._sent: collections.deque[float] = collections.deque(maxlen=limit)
+        # One [sent at, answered at (0.0: not known)] per request, the last `limit` only.
+        self._sent: collections.deque[list[float]] = collections.deque(maxlen=limit)
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def acquire(self) -> None:
+    def acquire(self) -> list[float]:
+        """Wait for a place; the request's entry, for `answered`."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                ready = self._ready_at(self._sent[0]) if len(self._sent) == self.limit else now
+                if ready <= now:
+                    entry = [now, 0.0]
+                    self._sent.append(entry)
+                    return entry
+                self.waited += ready - now
+            # Woken, look again: the oldest may have been answered meanwhile, later.
+            time.sleep(ready - now)
+
+    def answered(self, entry: list[float]) -> None:
         with self._lock:
-            now = time.monotonic()
-            wait = 0.0
-            if len(self._sent) == self.limit:
-                wait = max(0.0, self._sent[0] + self.per + self.margin - now)
-            self._sent.append(now + wait)
-            self.waited += wait
-        if wait > 0:
-            time.sleep(wait)
+            entry[1] = time.monotonic()
+
+    def _ready_at(self, entry: list[float]) -> float:
+        sent, answered = entry
+        return max(sent + self.margin, answered) + self.per
 
 
 @dataclass

@@ -69,3 +69,20 @@ def test_a_client_told_to_wait_by_a_429_waits_and_lands_everything(
         got = hubspot.extract(impolite, "contacts", *CONTACTS, tmp_path / "told", page_size=40)
         assert server.hubspot.refused >= 1  # it went too fast, was refused, waited as told
     assert got.path.read_bytes() == want.path.read_bytes()
+
+
+def test_a_rolling_window_moves_on_from_the_answers_it_is_told_of() -> None:
+    """An API counts a request somewhere between its sending and its answer: told of the
+    answers, the window holds the next request back a full window from the oldest answer,
+    not from its sending (a request delayed on its way would be counted with the next)."""
+    from tailor.http import RollingWindow
+
+    window = RollingWindow(2, per=0.2, margin=0.01)
+    first, second = window.acquire(), window.acquire()
+    time.sleep(0.1)
+    window.answered(first)  # answered 0.1 s after it was sent
+    third = window.acquire()
+    assert third[0] >= first[1] + 0.2  # a window after the answer, not after the sending
+    # Not told of an answer: a window (and the margin) after the sending, as before.
+    fourth = window.acquire()
+    assert fourth[0] >= second[0] + 0.2 + 0.01

@@ -155,10 +155,11 @@ class EndpointPacer:
         self.in_flight = 0  # sent, not answered yet
         self._lock = threading.Lock()
 
-    def before(self) -> None:
+    def before(self) -> list[float]:
         """Wait for the steady budget, then for a place in the burst second: the other way
         round, requests held back by a spent minute would all go out on its turn with burst
-        places taken long before, over the burst of the new second."""
+        places taken long before, over the burst of the new second. The burst place, for
+        `after`."""
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -172,10 +173,11 @@ class EndpointPacer:
                 wait = self.reset_at - now
                 self.waited += wait
             time.sleep(wait)
-        self.burst.acquire()
+        return self.burst.acquire()
 
-    def after(self, response: requests.Response | None) -> None:
-        """Once per `before`, with the answer (None if there was none)."""
+    def after(self, response: requests.Response | None, place: list[float]) -> None:
+        """Once per `before`, with the answer (None if there was none) and its place."""
+        self.burst.answered(place)
         with self._lock:
             self.in_flight -= 1
         if response is None:
@@ -606,8 +608,7 @@ class KlaviyoDestination:
         """One paced request; a failure other than the accepted statuses fails the call."""
         key = endpoint if " " in endpoint else f"{method} {endpoint}"
         pacer = self._pacers.get(key)
-        if pacer is not None:
-            pacer.before()
+        place = pacer.before() if pacer is not None else None
         response: requests.Response | None = None
         try:
             response = self.http.request(method, path, accept=accept, **kw)
@@ -617,8 +618,8 @@ class KlaviyoDestination:
                 f"Klaviyo {method} {key.split(' ', 1)[1]} failed: {error_message(exc.response)}"
             ) from None
         finally:
-            if pacer is not None:
-                pacer.after(response)
+            if pacer is not None and place is not None:
+                pacer.after(response, place)
         return response
 
     def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
