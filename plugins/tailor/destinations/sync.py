@@ -379,10 +379,9 @@ def _member_chunks(con: Any, audience: str) -> Iterator[list[tuple[Any, ...]]]:
     start, size = first, FIRST_CHUNK
     while start <= last:
         end = start + max(1, round(size * spread))
-        chunk = con.execute(MEMBERS_SQL + "and rowid >= ? and rowid < ?", [audience, start, end])
-        rows_read = chunk.fetchall()
-        if rows_read:
-            yield rows_read
+        sql = MEMBERS_SQL + "and rowid >= ? and rowid < ?"
+        if chunk := con.execute(sql, [audience, start, end]).fetchall():
+            yield chunk
         start, size = end, READ_CHUNK
 
 
@@ -576,6 +575,7 @@ class _Engine:
         run_id: str,
         known: set[str],
         *,
+        shared: frozenset[str] = frozenset(),
         still_present: frozenset[str] = frozenset(),
     ):
         self.con = con
@@ -584,8 +584,8 @@ class _Engine:
         self.known = known  # emails the destination has acknowledged (any audience)
         # Emails listed more than once in audience_members: only their upserts can repeat
         # in a run, so only for them is what was sent remembered (a million-entry
-        # dictionary otherwise, for nothing). None: every email counts as listed again.
-        self.shared: frozenset[str] | None = None
+        # dictionary otherwise, for nothing).
+        self.shared = shared
         self.upserted: dict[str, str] = {}  # email -> payload upserted OK in this run
         self.still_present = still_present  # emails in some audience after this run
         # For contacts that leave an audience but stay in another: the merge tags their
@@ -735,7 +735,7 @@ class _Engine:
         for row, _prev in batch:
             email = row.email.lower()
             body = None
-            if self.shared is None or email in self.shared:
+            if email in self.shared:
                 body = canonical([row.email_status, row.merge_fields])
             bodies.append(body)
             if body is not None and self.upserted.get(email) == body:
@@ -1365,7 +1365,7 @@ def sync_destination(
         erasures = sorted(e for e in requested if email_hash(e) not in done)
         erased = frozenset(requested)
         revoked = _revoked_customers(con)
-        engine = _Engine(con, destination, run_id, set())
+        engine = _Engine(con, destination, run_id, set(), shared=_shared_emails(con))
         if not dry_run:
             # Consent first: erasures and revocations are sent even if the safety stop fires.
             if erasures:
@@ -1395,7 +1395,6 @@ def sync_destination(
             for prev in by_customer.values()
             if prev.status == "synced" and prev.email
         }
-        engine.shared = _shared_emails(con)
         size = max(1, int(destination.batch_size))
         depth = max(1, int(getattr(destination, "pipeline_depth", 1)))
         prepared = _Prepared()
